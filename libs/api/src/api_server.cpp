@@ -1,0 +1,290 @@
+#include "wf/api_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "wf/core/ids.h"
+#include "wf/db.h"
+#include "wf/logging.h"
+#include "wf/presence.h"
+#include "wf/redis.h"
+#include "wf/request_store.h"
+#include "wf/request_view.h"
+#include "wf/template_catalog.h"
+
+namespace wf {
+namespace {
+
+const char* kJson = "application/json";
+
+void Reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), kJson);
+}
+
+void Error(httplib::Response& res, int status, const std::string& code, const std::string& message,
+           const std::string& path = {}) {
+  Reply(res, status, ErrorJson(code, message, path));
+}
+
+// Maps a store Status to an HTTP answer.
+void StoreError(httplib::Response& res, const Status& s) {
+  if (s.code() == StatusCode::kUnavailable) {
+    Error(res, 503, "unavailable", "the database is unavailable; try again");
+  } else {
+    spdlog::error("api: {}", s.ToString());
+    Error(res, 500, "internal", "internal error");
+  }
+}
+
+const std::set<std::string> kSubmitFields = {"template", "data", "trace_id"};
+const std::set<std::string> kStatuses = {"pending", "running", "succeeded", "failed", "cancelled"};
+
+}  // namespace
+
+class ApiServer::Impl {
+ public:
+  Impl(const Config& config, Database& db, Redis& redis, TemplateCatalog& catalog)
+      : config_(config), db_(db), redis_(redis), store_(db), catalog_(catalog) {
+    const int threads = config.api.threads;
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_.set_payload_max_length(config.api.max_body_bytes);
+    server_.set_read_timeout(10, 0);
+    server_.set_write_timeout(10, 0);
+    server_.set_keep_alive_max_count(1000);
+    server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      switch (res.status) {
+        case 404:
+          Error(res, 404, "not_found", "no such route");
+          break;
+        case 413:
+          Error(res, 413, "payload_too_large", "request body is over the limit");
+          break;
+        default:
+          Error(res, res.status, "http_error", "HTTP " + std::to_string(res.status));
+      }
+    });
+    server_.set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            spdlog::error("api: {} {}: {}", req.method, req.path, e.what());
+          }
+          Error(res, 500, "internal", "internal error");
+        });
+    Routes();
+  }
+
+  bool Bind() {
+    if (!server_.bind_to_port(config_.api.host.c_str(), config_.api.port)) {
+      spdlog::error("api: cannot listen on {}:{}", config_.api.host, config_.api.port);
+      return false;
+    }
+    spdlog::info("api listening on http://{}:{}", config_.api.host, config_.api.port);
+    return true;
+  }
+  void Serve() { server_.listen_after_bind(); }
+  void Stop() { server_.stop(); }
+  int port() const { return config_.api.port; }
+
+ private:
+  void Routes() {
+    server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      Reply(res, 200, {{"status", "ok"}});
+    });
+    server_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      Status s = db_.Ping();
+      if (s.ok()) return Reply(res, 200, {{"status", "ready"}});
+      Reply(res, 503,
+            {{"status", "unavailable"},
+             {"error", {{"code", "unavailable"}, {"message", s.message()}}}});
+    });
+    server_.Post("/v1/requests",
+                 [this](const httplib::Request& req, httplib::Response& res) { Submit(req, res); });
+    server_.Get("/v1/requests",
+                [this](const httplib::Request& req, httplib::Response& res) { List(req, res); });
+    server_.Get(R"(/v1/requests/([^/]+))",
+                [this](const httplib::Request& req, httplib::Response& res) { Get(req, res); });
+    server_.Get("/v1/templates", [this](const httplib::Request&, httplib::Response& res) {
+      json list = json::array();
+      for (const auto& t : catalog_.All()) list.push_back(TemplateJson(*t, false));
+      json errors = json::array();
+      for (const auto& e : catalog_.Errors()) {
+        errors.push_back({{"file", e.file}, {"path", e.path}, {"message", e.message}});
+      }
+      Reply(res, 200, {{"templates", list}, {"errors", errors}});
+    });
+    server_.Get(R"(/v1/templates/([^/]+))",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  auto t = catalog_.Find(req.matches[1]);
+                  if (!t)
+                    return Error(res, 404, "not_found",
+                                 "no template named '" + std::string(req.matches[1]) + "'");
+                  Reply(res, 200, TemplateJson(*t, true));
+                });
+    server_.Get("/v1/services", [this](const httplib::Request&, httplib::Response& res) {
+      auto list = ListPresence(redis_);
+      if (!list.ok()) return Error(res, 503, "unavailable", list.status().message());
+      Reply(res, 200, {{"services", *list}});
+    });
+  }
+
+  void Submit(const httplib::Request& req, httplib::Response& res) {
+    std::string type = req.get_header_value("Content-Type");
+    if (type.rfind(kJson, 0) != 0) {
+      return Error(res, 415, "unsupported_media_type", "Content-Type must be application/json");
+    }
+    json body;
+    try {
+      body = json::parse(req.body);
+    } catch (const json::exception& e) {
+      return Error(res, 400, "invalid_json", std::string("malformed JSON: ") + e.what());
+    }
+    if (!body.is_object()) {
+      return Error(res, 400, "invalid_request",
+                   std::string("body must be a JSON object, not ") + JsonTypeName(body), "/");
+    }
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (!kSubmitFields.count(it.key())) {
+        return Error(res, 400, "invalid_request",
+                     "unknown field '" + it.key() + "' (expected template, data, trace_id)",
+                     JsonPathJoin("", it.key()));
+      }
+    }
+    auto name = body.find("template");
+    if (name == body.end())
+      return Error(res, 400, "invalid_request", "template is required", "/template");
+    if (!name->is_string()) {
+      return Error(res, 400, "invalid_request", "template must be a string", "/template");
+    }
+    json data = json::object();
+    if (auto d = body.find("data"); d != body.end()) {
+      if (!d->is_object()) {
+        return Error(res, 400, "invalid_request",
+                     std::string("data must be an object, not ") + JsonTypeName(*d), "/data");
+      }
+      data = *d;
+    }
+    std::string trace_id;
+    if (auto t = body.find("trace_id"); t != body.end()) {
+      if (!t->is_string() || !IsUuid(t->get<std::string>())) {
+        return Error(res, 400, "invalid_request", "trace_id must be a UUID", "/trace_id");
+      }
+      trace_id = t->get<std::string>();
+      for (auto& c : trace_id) c = static_cast<char>(std::tolower(c));
+    }
+    auto tmpl = catalog_.Find(name->get<std::string>());
+    if (!tmpl) {
+      return Error(res, 404, "template_not_found",
+                   "no template named '" + name->get<std::string>() + "'", "/template");
+    }
+    if (tmpl->inputs_schema) {
+      Status valid = tmpl->inputs_schema->Validate(data);
+      if (!valid.ok()) {
+        std::string path = valid.path() == "/" ? "/data" : "/data" + valid.path();
+        return Error(
+            res, 422, "invalid_data",
+            "data does not match the inputs of template '" + tmpl->name + "': " + valid.message(),
+            path);
+      }
+    }
+    NewRequest r;
+    r.id = NewUuid();
+    r.trace_id = trace_id.empty() ? NewUuid() : trace_id;
+    r.template_name = tmpl->name;
+    r.template_hash = tmpl->hash;
+    r.data = std::move(data);
+    Status s = store_.EnsureTemplateVersion(tmpl->hash, tmpl->name, tmpl->source);
+    if (s.ok()) s = store_.InsertRequest(r);
+    if (!s.ok()) return StoreError(res, s);
+    {
+      LogScope scope(r.trace_id, r.id);
+      spdlog::info("request submitted (template {})", r.template_name);
+    }
+    res.set_header("Location", "/v1/requests/" + r.id);
+    Reply(res, 202, {{"request_id", r.id}, {"trace_id", r.trace_id}, {"status", "pending"}});
+  }
+
+  void Get(const httplib::Request& req, httplib::Response& res) {
+    std::string id = req.matches[1];
+    if (!IsUuid(id)) return Error(res, 400, "invalid_id", "request id must be a UUID", "/id");
+    auto row = store_.GetRequest(id);
+    if (!row.ok()) return StoreError(res, row.status());
+    if (!*row) return Error(res, 404, "not_found", "no request " + id);
+    auto runs = store_.GetTaskRuns(id);
+    if (!runs.ok()) return StoreError(res, runs.status());
+    auto tmpl = TemplateByHash((*row)->template_hash);
+    Reply(res, 200, RequestJson(**row, *runs, tmpl.get()));
+  }
+
+  void List(const httplib::Request& req, httplib::Response& res) {
+    RequestFilter f;
+    if (req.has_param("trace_id")) {
+      f.trace_id = req.get_param_value("trace_id");
+      if (!IsUuid(f.trace_id))
+        return Error(res, 400, "invalid_query", "trace_id must be a UUID", "trace_id");
+    }
+    if (req.has_param("status")) {
+      f.status = req.get_param_value("status");
+      if (!kStatuses.count(f.status)) {
+        return Error(res, 400, "invalid_query",
+                     "status must be pending, running, succeeded, failed or cancelled", "status");
+      }
+    }
+    if (req.has_param("template")) f.template_name = req.get_param_value("template");
+    if (req.has_param("limit")) {
+      const std::string v = req.get_param_value("limit");
+      if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(v) < 1 || std::stoi(v) > 1000) {
+        return Error(res, 400, "invalid_query", "limit must be an integer from 1 to 1000", "limit");
+      }
+      f.limit = std::stoi(v);
+    }
+    auto rows = store_.ListRequests(f);
+    if (!rows.ok()) return StoreError(res, rows.status());
+    json list = json::array();
+    for (const auto& r : *rows) list.push_back(RequestSummaryJson(r));
+    Reply(res, 200, {{"requests", list}});
+  }
+
+  // The exact template version a request runs with, parsed once per process.
+  std::shared_ptr<const Template> TemplateByHash(const std::string& hash) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = by_hash_.find(hash);
+      if (it != by_hash_.end()) return it->second;
+    }
+    auto body = store_.LoadTemplateBody(hash);
+    if (!body.ok()) return nullptr;
+    auto parsed = ParseTemplate(*body, nullptr);
+    if (!parsed.ok()) return nullptr;
+    std::lock_guard<std::mutex> lock(mu_);
+    by_hash_[hash] = *parsed;
+    return *parsed;
+  }
+
+  const Config config_;
+  Database& db_;
+  Redis& redis_;
+  RequestStore store_;
+  TemplateCatalog& catalog_;
+  httplib::Server server_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const Template>> by_hash_;
+};
+
+ApiServer::ApiServer(const Config& config, Database& db, Redis& redis, TemplateCatalog& catalog)
+    : impl_(std::make_unique<Impl>(config, db, redis, catalog)) {}
+ApiServer::~ApiServer() = default;
+bool ApiServer::Bind() { return impl_->Bind(); }
+void ApiServer::Serve() { impl_->Serve(); }
+void ApiServer::Stop() { impl_->Stop(); }
+int ApiServer::port() const { return impl_->port(); }
+
+}  // namespace wf

@@ -1,0 +1,75 @@
+// The template model: a workflow template parsed from JSON, validated, and built into a
+// DAG of task specs with a topological order.
+//
+// Parsing reports every structural error with the JSON pointer of the offending value:
+// unknown or mistyped fields, duplicate or malformed task ids, unknown dependencies,
+// self-dependencies, cycles (with the cycle path), unknown task types and params the task
+// module rejects (through the TaskTypeChecker), and expressions that reference tasks that
+// are not upstream. A parsed Template is immutable and safe to share between threads.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "wf/core/inputs_schema.h"
+#include "wf/core/json_path.h"
+#include "wf/core/status.h"
+
+namespace wf {
+
+struct TaskSpec {
+  std::string id;
+  std::string type;
+  json params = json::object();
+  std::vector<std::string> depends_on;
+  std::string description;
+  std::string json_path;  // where this task stands in the template, e.g. "/tasks/2"
+};
+
+struct Template {
+  std::string name;
+  std::string version;
+  std::string description;
+  json inputs = json::object();                       // JSON Schema for the request data
+  std::shared_ptr<const InputsSchema> inputs_schema;  // compiled `inputs`
+  json outputs = json::object();  // resolved against all tasks when the request ends
+  std::vector<TaskSpec> tasks;    // in file order
+  std::string hash;               // ContentHash of the source document (pins a version)
+  json source;                    // the document it was parsed from
+
+  // DAG, by index into `tasks`.
+  std::vector<std::vector<size_t>> dependencies;
+  std::vector<std::vector<size_t>> dependents;
+  std::vector<size_t> topo_order;
+  std::unordered_map<std::string, size_t> index;
+
+  const TaskSpec* Find(const std::string& id) const {
+    auto it = index.find(id);
+    return it == index.end() ? nullptr : &tasks[it->second];
+  }
+};
+
+// One validation problem: where (JSON pointer) and what.
+struct TemplateError {
+  std::string path;
+  std::string message;
+};
+
+// Checks a task's type and params at load time. Returns NotFound for an unknown type and
+// InvalidArgument (with a path below `json_path`) for params the module rejects.
+using TaskTypeChecker = std::function<Status(const std::string& type, const json& params,
+                                             const std::string& json_path)>;
+
+// Parses and validates `doc`. On failure the Status carries the first error and `errors`
+// (when given) receives all of them.
+Result<std::shared_ptr<const Template>> ParseTemplate(const json& doc,
+                                                      const TaskTypeChecker& checker,
+                                                      std::vector<TemplateError>* errors = nullptr);
+
+// Renders errors one per line: "<path>: <message>".
+std::string FormatTemplateErrors(const std::vector<TemplateError>& errors);
+
+}  // namespace wf

@@ -1,0 +1,325 @@
+#include "wf/core/template.h"
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <queue>
+#include <set>
+
+#include "wf/core/expression.h"
+
+namespace wf {
+namespace {
+
+const std::set<std::string> kTemplateFields = {"name",   "version", "description",
+                                               "inputs", "tasks",   "outputs"};
+const std::set<std::string> kTaskFields = {"id", "type", "params", "depends_on", "description"};
+
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  if (!std::isalpha(static_cast<unsigned char>(id[0])) && id[0] != '_') return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+class Parser {
+ public:
+  Parser(const json& doc, const TaskTypeChecker& checker) : doc_(doc), checker_(checker) {}
+
+  std::shared_ptr<Template> Run() {
+    auto t = std::make_shared<Template>();
+    if (!doc_.is_object()) {
+      Error("", std::string("template must be a JSON object, not ") + JsonTypeName(doc_));
+      return nullptr;
+    }
+    for (auto it = doc_.begin(); it != doc_.end(); ++it) {
+      if (!kTemplateFields.count(it.key())) Error(JsonPathJoin("", it.key()), "unknown field");
+    }
+    RequiredString(doc_, "", "name", &t->name);
+    if (doc_.contains("name") && doc_["name"].is_string() && !ValidId(t->name)) {
+      Error("/name", "must start with a letter and hold only letters, digits, '_' and '-'");
+    }
+    OptionalString(doc_, "", "version", &t->version);
+    OptionalString(doc_, "", "description", &t->description);
+    if (doc_.contains("inputs")) {
+      if (!doc_["inputs"].is_object()) {
+        Error("/inputs", "must be an object (a JSON Schema)");
+      } else {
+        t->inputs = doc_["inputs"];
+        auto compiled = InputsSchema::Compile(t->inputs, "/inputs");
+        if (compiled.ok()) {
+          t->inputs_schema = *compiled;
+        } else {
+          Error(compiled.status().path(), compiled.status().message());
+        }
+      }
+    }
+    if (doc_.contains("outputs")) t->outputs = doc_["outputs"];
+    ParseTasks(*t);
+    if (!errors_.empty()) return nullptr;
+    BuildDag(*t);
+    if (!errors_.empty()) return nullptr;
+    CheckReferences(*t);
+    if (!errors_.empty()) return nullptr;
+    t->source = doc_;
+    t->hash = ContentHash(doc_);
+    return t;
+  }
+
+  std::vector<TemplateError>& errors() { return errors_; }
+
+ private:
+  void Error(std::string path, std::string message) {
+    errors_.push_back(TemplateError{std::move(path), std::move(message)});
+  }
+
+  void RequiredString(const json& obj, const std::string& base, const char* key, std::string* out) {
+    if (!obj.contains(key)) {
+      Error(JsonPathJoin(base, key), "is required");
+      return;
+    }
+    OptionalString(obj, base, key, out);
+  }
+
+  void OptionalString(const json& obj, const std::string& base, const char* key, std::string* out) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return;
+    if (!it->is_string()) {
+      Error(JsonPathJoin(base, key), std::string("must be a string, not ") + JsonTypeName(*it));
+      return;
+    }
+    *out = it->get<std::string>();
+  }
+
+  void ParseTasks(Template& t) {
+    auto it = doc_.find("tasks");
+    if (it == doc_.end()) {
+      Error("/tasks", "is required");
+      return;
+    }
+    if (!it->is_array()) {
+      Error("/tasks", std::string("must be an array, not ") + JsonTypeName(*it));
+      return;
+    }
+    if (it->empty()) {
+      Error("/tasks", "must hold at least one task");
+      return;
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& node = (*it)[i];
+      std::string path = JsonPathJoin("/tasks", i);
+      if (!node.is_object()) {
+        Error(path, std::string("a task must be an object, not ") + JsonTypeName(node));
+        continue;
+      }
+      for (auto f = node.begin(); f != node.end(); ++f) {
+        if (!kTaskFields.count(f.key())) Error(JsonPathJoin(path, f.key()), "unknown field");
+      }
+      TaskSpec spec;
+      spec.json_path = path;
+      RequiredString(node, path, "id", &spec.id);
+      RequiredString(node, path, "type", &spec.type);
+      OptionalString(node, path, "description", &spec.description);
+      const bool has_id = node.contains("id") && node["id"].is_string();
+      const bool has_type = node.contains("type") && node["type"].is_string();
+      if (has_id && !ValidId(spec.id)) {
+        Error(path + "/id", "'" + spec.id +
+                                "' must start with a letter or '_' and hold only letters, digits, "
+                                "'_' and '-'");
+      }
+      if (node.contains("params")) {
+        if (!node["params"].is_object()) {
+          Error(path + "/params",
+                std::string("must be an object, not ") + JsonTypeName(node["params"]));
+        } else {
+          spec.params = node["params"];
+        }
+      }
+      if (node.contains("depends_on")) {
+        const json& deps = node["depends_on"];
+        if (!deps.is_array()) {
+          Error(path + "/depends_on", "must be an array of task ids");
+        } else {
+          for (size_t d = 0; d < deps.size(); ++d) {
+            if (!deps[d].is_string()) {
+              Error(JsonPathJoin(path + "/depends_on", d), "must be a task id (string)");
+            } else {
+              spec.depends_on.push_back(deps[d].get<std::string>());
+            }
+          }
+        }
+      }
+      if (has_id && ValidId(spec.id)) {
+        if (t.index.count(spec.id)) {
+          Error(path + "/id", "duplicate task id '" + spec.id + "' (first at " +
+                                  t.tasks[t.index[spec.id]].json_path + ")");
+        } else {
+          t.index[spec.id] = t.tasks.size();
+        }
+      }
+      if (has_type && spec.type.empty()) {
+        Error(path + "/type", "must not be empty");
+      } else if (has_type && checker_) {
+        Status s = checker_(spec.type, spec.params, path + "/params");
+        if (s.code() == StatusCode::kNotFound) {
+          Error(path + "/type", "unknown task type '" + spec.type + "'");
+        } else if (!s.ok()) {
+          Error(s.path().empty() ? path + "/params" : s.path(), s.message());
+        }
+      }
+      t.tasks.push_back(std::move(spec));
+    }
+  }
+
+  void BuildDag(Template& t) {
+    const size_t n = t.tasks.size();
+    t.dependencies.assign(n, {});
+    t.dependents.assign(n, {});
+    for (size_t i = 0; i < n; ++i) {
+      const TaskSpec& spec = t.tasks[i];
+      std::set<std::string> seen;
+      for (size_t d = 0; d < spec.depends_on.size(); ++d) {
+        const std::string& dep = spec.depends_on[d];
+        std::string path = JsonPathJoin(spec.json_path + "/depends_on", d);
+        if (dep == spec.id) {
+          Error(path, "task '" + spec.id + "' depends on itself");
+          continue;
+        }
+        if (!seen.insert(dep).second) {
+          Error(path, "dependency '" + dep + "' is listed twice");
+          continue;
+        }
+        auto it = t.index.find(dep);
+        if (it == t.index.end()) {
+          Error(path, "unknown task '" + dep + "'");
+          continue;
+        }
+        t.dependencies[i].push_back(it->second);
+        t.dependents[it->second].push_back(i);
+      }
+    }
+    if (!errors_.empty()) return;
+    // Kahn's algorithm, stable in file order.
+    std::vector<size_t> indegree(n);
+    for (size_t i = 0; i < n; ++i) indegree[i] = t.dependencies[i].size();
+    // The ready task that comes first in the file goes first.
+    std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> ready;
+    for (size_t i = 0; i < n; ++i) {
+      if (indegree[i] == 0) ready.push(i);
+    }
+    while (!ready.empty()) {
+      size_t i = ready.top();
+      ready.pop();
+      t.topo_order.push_back(i);
+      for (size_t d : t.dependents[i]) {
+        if (--indegree[d] == 0) ready.push(d);
+      }
+    }
+    if (t.topo_order.size() != n) ReportCycle(t, indegree);
+  }
+
+  // Finds one cycle among the tasks Kahn's algorithm could not order and reports its path.
+  void ReportCycle(const Template& t, const std::vector<size_t>& indegree) {
+    const size_t n = t.tasks.size();
+    std::vector<int> color(n, 0);  // 0 new, 1 on stack, 2 done
+    std::vector<size_t> stack;
+    std::function<bool(size_t)> dfs = [&](size_t u) {
+      color[u] = 1;
+      stack.push_back(u);
+      for (size_t v : t.dependencies[u]) {
+        if (color[v] == 1) {
+          auto from = std::find(stack.begin(), stack.end(), v);
+          std::string cycle;
+          for (auto it = from; it != stack.end(); ++it) cycle += t.tasks[*it].id + " -> ";
+          cycle += t.tasks[v].id;
+          Error(t.tasks[v].json_path + "/depends_on", "dependency cycle: " + cycle);
+          return true;
+        }
+        if (color[v] == 0 && dfs(v)) return true;
+      }
+      stack.pop_back();
+      color[u] = 2;
+      return false;
+    };
+    for (size_t i = 0; i < n; ++i) {
+      if (indegree[i] > 0 && color[i] == 0 && dfs(i)) return;
+    }
+  }
+
+  // Every ${tasks.X...} must name a task upstream of the one that uses it; template outputs
+  // may name any task.
+  void CheckReferences(const Template& t) {
+    const size_t n = t.tasks.size();
+    std::vector<std::vector<bool>> upstream(n, std::vector<bool>(n, false));
+    for (size_t i : t.topo_order) {
+      for (size_t d : t.dependencies[i]) {
+        upstream[i][d] = true;
+        for (size_t k = 0; k < n; ++k) {
+          if (upstream[d][k]) upstream[i][k] = true;
+        }
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<FoundReference> refs;
+      Status s = CollectReferences(t.tasks[i].params, t.tasks[i].json_path + "/params", &refs);
+      if (!s.ok()) {
+        Error(s.path(), s.message());
+        continue;
+      }
+      for (const auto& r : refs) {
+        if (r.ref.root != "tasks") continue;
+        auto it = t.index.find(r.ref.path[0]);
+        if (it == t.index.end()) {
+          Error(r.json_path,
+                "expression ${" + r.ref.text + "} names unknown task '" + r.ref.path[0] + "'");
+        } else if (!upstream[i][it->second]) {
+          Error(r.json_path, "expression ${" + r.ref.text + "} names task '" + r.ref.path[0] +
+                                 "', which is not upstream of '" + t.tasks[i].id +
+                                 "' (add it to depends_on)");
+        }
+      }
+    }
+    std::vector<FoundReference> refs;
+    Status s = CollectReferences(t.outputs, "/outputs", &refs);
+    if (!s.ok()) {
+      Error(s.path(), s.message());
+      return;
+    }
+    for (const auto& r : refs) {
+      if (r.ref.root == "tasks" && !t.index.count(r.ref.path[0])) {
+        Error(r.json_path,
+              "expression ${" + r.ref.text + "} names unknown task '" + r.ref.path[0] + "'");
+      }
+    }
+  }
+
+  const json& doc_;
+  const TaskTypeChecker& checker_;
+  std::vector<TemplateError> errors_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const Template>> ParseTemplate(const json& doc,
+                                                      const TaskTypeChecker& checker,
+                                                      std::vector<TemplateError>* errors) {
+  Parser parser(doc, checker);
+  std::shared_ptr<Template> t = parser.Run();
+  if (errors) *errors = parser.errors();
+  if (!t) {
+    const TemplateError& first = parser.errors().front();
+    return Status::Invalid(first.message, first.path);
+  }
+  return std::shared_ptr<const Template>(std::move(t));
+}
+
+std::string FormatTemplateErrors(const std::vector<TemplateError>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    out += (e.path.empty() ? "/" : e.path) + ": " + e.message + "\n";
+  }
+  return out;
+}
+
+}  // namespace wf

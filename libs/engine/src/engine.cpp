@@ -1,0 +1,604 @@
+#include "wf/engine.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <thread>
+#include <unordered_map>
+
+#include "wf/committer.h"
+#include "wf/db.h"
+#include "wf/logging.h"
+#include "wf/redis.h"
+#include "wf/redis_task_state.h"
+#include "wf/request_run.h"
+#include "wf/request_store.h"
+#include "wf/worker_pool.h"
+
+namespace wf {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kChannel = "wf_requests";
+
+class Wakeup : public pqxx::notification_receiver {
+ public:
+  Wakeup(pqxx::connection_base& c) : pqxx::notification_receiver(c, kChannel) {}
+  void operator()(const std::string&, int) override {}
+};
+
+std::string DefaultEngineId() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  Impl(const Config& config, const TaskRegistry& registry, Database& db, Redis& redis)
+      : config_(config),
+        cfg_(config.engine),
+        registry_(registry),
+        db_(db),
+        redis_(redis),
+        store_(db),
+        id_(cfg_.id.empty() ? DefaultEngineId() : cfg_.id),
+        workers_(cfg_.workers),
+        committer_(store_, id_, cfg_.committers, cfg_.commit_batch,
+                   [this](std::vector<Committer::Item> items, std::vector<bool> accepted) {
+                     Post([items = std::move(items), accepted = std::move(accepted)]() mutable {
+                       for (size_t i = 0; i < items.size(); ++i) {
+                         items[i].done(accepted[i], items[i].write);
+                       }
+                     });
+                   }) {}
+
+  ~Impl() { Stop(); }
+
+  void Start() {
+    scheduler_ = std::thread([this] { SchedulerLoop(); });
+    claimer_ = std::thread([this] { ClaimLoop(); });
+    lease_keeper_ = std::thread([this] { LeaseLoop(); });
+    spdlog::info("engine {} started: {} workers, up to {} requests, lease {} ms", id_, cfg_.workers,
+                 cfg_.max_inflight, cfg_.lease_ms);
+  }
+
+  void Stop() {
+    if (stopped_.exchange(true)) return;
+    spdlog::info("engine {} stopping: no new claims, draining for up to {} ms", id_,
+                 cfg_.shutdown_grace_ms);
+    stopping_ = true;
+    draining_ = true;
+    capacity_cv_.notify_all();
+    db_.Run([](pqxx::connection_base& c) {  // wakes the claimer out of its LISTEN wait
+      pqxx::nontransaction tx(c);
+      tx.exec(std::string("SELECT pg_notify('") + kChannel + "', '')");
+    });
+    if (claimer_.joinable()) claimer_.join();
+
+    auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.shutdown_grace_ms);
+    while (Clock::now() < deadline) {
+      if (workers_.busy() == 0 && committer_.pending() == 0 && SchedulerIdle()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    {
+      std::lock_guard<std::mutex> lock(sched_mu_);
+      sched_stop_ = true;
+    }
+    sched_cv_.notify_all();
+    if (scheduler_.joinable()) scheduler_.join();
+    committer_.WaitIdle(std::max<int>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+    committer_.Stop();
+
+    std::vector<LeaseRef> held = LeaseSnapshot();
+    Status s = store_.ReleaseLeases(id_, held);
+    if (!s.ok()) {
+      spdlog::error("engine {}: releasing {} leases failed: {}", id_, held.size(), s.ToString());
+    } else {
+      spdlog::info("engine {}: released {} leases", id_, held.size());
+    }
+    {
+      std::lock_guard<std::mutex> lock(lease_mu_);
+      lease_stop_ = true;
+    }
+    lease_cv_.notify_all();
+    if (lease_keeper_.joinable()) lease_keeper_.join();
+    int still = workers_.busy();
+    if (still > 0) {
+      spdlog::warn("engine {}: {} task invocations still running after the grace period", id_,
+                   still);
+    }
+  }
+
+  const std::string& id() const { return id_; }
+
+  EngineStats Stats() const {
+    EngineStats s;
+    s.requests = inflight_.load();
+    s.running_tasks = workers_.busy();
+    s.claimed = claimed_.load();
+    s.finished = finished_.load();
+    s.tasks_run = tasks_run_.load();
+    s.lost_leases = lost_.load();
+    s.commit_batches = committer_.batches();
+    s.commit_writes = committer_.writes();
+    return s;
+  }
+
+  // True when no invocation is outstanding (workers idle and nothing queued to commit).
+  bool Quiet() const { return workers_.busy() == 0 && committer_.pending() == 0; }
+
+ private:
+  // ---------------------------------------------------------------- scheduler thread
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(sched_mu_);
+      sched_queue_.push_back(std::move(fn));
+    }
+    sched_cv_.notify_one();
+  }
+
+  void PostAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(sched_mu_);
+      timers_.emplace(Clock::now() + delay, std::move(fn));
+    }
+    sched_cv_.notify_one();
+  }
+
+  bool SchedulerIdle() {
+    std::lock_guard<std::mutex> lock(sched_mu_);
+    return sched_queue_.empty() && !sched_busy_;
+  }
+
+  void SchedulerLoop() {
+    std::unique_lock<std::mutex> lock(sched_mu_);
+    std::vector<std::function<void()>> batch;
+    while (!sched_stop_) {
+      auto now = Clock::now();
+      while (!timers_.empty() && timers_.begin()->first <= now) {
+        sched_queue_.push_back(std::move(timers_.begin()->second));
+        timers_.erase(timers_.begin());
+      }
+      if (sched_queue_.empty()) {
+        if (timers_.empty()) {
+          sched_cv_.wait(lock);
+        } else {
+          sched_cv_.wait_until(lock, timers_.begin()->first);
+        }
+        continue;
+      }
+      batch.assign(std::make_move_iterator(sched_queue_.begin()),
+                   std::make_move_iterator(sched_queue_.end()));
+      sched_queue_.clear();
+      sched_busy_ = true;
+      lock.unlock();
+      for (auto& fn : batch) fn();
+      batch.clear();
+      lock.lock();
+      sched_busy_ = false;
+    }
+  }
+
+  RequestRun* FindRun(const std::string& id, int64_t epoch) {
+    auto it = runs_.find(id);
+    if (it == runs_.end() || it->second->request().epoch != epoch) return nullptr;
+    return it->second.get();
+  }
+
+  void AddRun(std::unique_ptr<RequestRun> run) {
+    const ClaimedRequest& r = run->request();
+    LogScope scope(r.trace_id, r.id);
+    spdlog::info("claimed request (template {}, epoch {}, claim {})", r.template_name, r.epoch,
+                 r.claims);
+    RequestRun* raw = run.get();
+    runs_[r.id] = std::move(run);
+    Advance(raw);
+  }
+
+  void Advance(RequestRun* run) {
+    for (auto& action : run->Advance()) {
+      switch (action.kind) {
+        case RunAction::Kind::kDispatch:
+          if (!draining_) Dispatch(run, action.task, action.recheck);
+          break;
+        case RunAction::Kind::kSkip: {
+          StoreWrite w = TaskWrite(*run, action.task, TaskStatus::kSkipped);
+          w.mark_finished = true;
+          Commit(run, action.task, std::move(w));
+          break;
+        }
+        case RunAction::Kind::kFinish:
+          Finish(run, action.status, std::move(action.outputs), action.error);
+          break;
+      }
+    }
+  }
+
+  StoreWrite TaskWrite(const RequestRun& run, size_t task, TaskStatus status) {
+    StoreWrite w;
+    w.kind = StoreWrite::Kind::kTask;
+    w.request_id = run.request().id;
+    w.epoch = run.request().epoch;
+    w.task_id = run.tmpl().tasks[task].id;
+    w.type = run.tmpl().tasks[task].type;
+    w.status = TaskStatusName(status);
+    w.attempts = run.attempts(task);
+    return w;
+  }
+
+  // Queues a task transition; once committed it is applied to the run and the DAG moves.
+  void Commit(RequestRun* run, size_t task, StoreWrite w) {
+    std::string id = run->request().id;
+    int64_t epoch = run->request().epoch;
+    committer_.Add({std::move(w), [this, id, epoch, task](bool accepted, const StoreWrite& c) {
+                      RequestRun* run = FindRun(id, epoch);
+                      if (!run) return;
+                      if (!accepted) return LoseRun(id, epoch);
+                      TaskStatus status = TaskStatus::kFailed;
+                      ParseTaskStatus(c.status, &status);
+                      run->Apply(task, status, c.outputs, c.error);
+                      if (status == TaskStatus::kWaiting) {
+                        PostAfter(std::chrono::milliseconds(std::max<int64_t>(c.next_run_in_ms, 0)),
+                                  [this, id, epoch, task] {
+                                    RequestRun* run = FindRun(id, epoch);
+                                    if (!run) return;
+                                    run->MarkRecheckDue(task);
+                                    Advance(run);
+                                  });
+                      }
+                      Advance(run);
+                    }});
+  }
+
+  void Dispatch(RequestRun* run, size_t index, bool recheck) {
+    const ClaimedRequest& r = run->request();
+    const TaskSpec& spec = run->tmpl().tasks[index];
+    int attempt = run->StartAttempt(index, recheck);
+    LogScope scope(r.trace_id, r.id, spec.id);
+    auto params = run->ResolveParams(index);
+    if (!params.ok()) {
+      spdlog::error("task params: {}", params.status().ToString());
+      OnResult(r.id, r.epoch, index, TaskOutcome::Failed(params.status().ToString()));
+      return;
+    }
+    if (!recheck) {
+      StoreWrite w = TaskWrite(*run, index, TaskStatus::kRunning);
+      w.mark_started = true;
+      std::string id = r.id;
+      int64_t epoch = r.epoch;
+      committer_.Add({std::move(w), [this, id, epoch](bool accepted, const StoreWrite&) {
+                        if (!accepted) LoseRun(id, epoch);
+                      }});
+      spdlog::debug("task {} ({}) attempt {} started", spec.id, spec.type, attempt);
+    }
+    const Task* task = registry_.Find(spec.type);
+    tasks_run_++;
+    workers_.Submit([this, task, params = std::move(*params), data = run->data(), id = r.id,
+                     trace = r.trace_id, epoch = r.epoch, task_id = spec.id, index, attempt] {
+      LogScope scope(trace, id, task_id);
+      RedisTaskState state(redis_, id, task_id);
+      TaskContext ctx(params, *data, id, trace, task_id, attempt, &state,
+                      spdlog::default_logger_raw(), Clock::now() + std::chrono::hours(1),
+                      &cancelled_);
+      TaskOutcome outcome;
+      try {
+        outcome = task ? task->Run(ctx) : TaskOutcome::Failed("no module for this task type");
+      } catch (const std::exception& e) {
+        outcome = TaskOutcome::Failed(std::string("task threw: ") + e.what());
+      } catch (...) {
+        outcome = TaskOutcome::Failed("task threw a non-standard exception");
+      }
+      Post([this, id, epoch, index, outcome = std::move(outcome)]() mutable {
+        OnResult(id, epoch, index, std::move(outcome));
+      });
+    });
+  }
+
+  void OnResult(const std::string& id, int64_t epoch, size_t index, TaskOutcome outcome) {
+    RequestRun* run = FindRun(id, epoch);
+    if (!run) return;  // lease lost meanwhile: the new owner decides
+    const TaskSpec& spec = run->tmpl().tasks[index];
+    LogScope scope(run->request().trace_id, id, spec.id);
+    StoreWrite w;
+    switch (outcome.kind) {
+      case TaskOutcome::Kind::kSucceeded:
+        w = TaskWrite(*run, index, TaskStatus::kSucceeded);
+        w.outputs = outcome.outputs.is_null() ? json::object() : std::move(outcome.outputs);
+        w.mark_finished = true;
+        spdlog::info("task {} succeeded (attempt {})", spec.id, run->attempts(index));
+        break;
+      case TaskOutcome::Kind::kFailed:
+        w = TaskWrite(*run, index, TaskStatus::kFailed);
+        w.error = outcome.error.empty() ? "failed" : outcome.error;
+        w.mark_finished = true;
+        spdlog::warn("task {} failed (attempt {}{}): {}", spec.id, run->attempts(index),
+                     outcome.retryable ? ", retryable" : "", w.error);
+        break;
+      case TaskOutcome::Kind::kPending:
+        w = TaskWrite(*run, index, TaskStatus::kWaiting);
+        w.next_run_in_ms = outcome.recheck_after.count();
+        spdlog::debug("task {} pending, recheck in {} ms", spec.id, w.next_run_in_ms);
+        break;
+    }
+    Commit(run, index, std::move(w));
+  }
+
+  void Finish(RequestRun* run, const std::string& status, json outputs, const std::string& error) {
+    const ClaimedRequest& r = run->request();
+    StoreWrite w;
+    w.kind = StoreWrite::Kind::kFinish;
+    w.request_id = r.id;
+    w.epoch = r.epoch;
+    w.status = status;
+    w.outputs = std::move(outputs);
+    w.error = error;
+    std::string id = r.id;
+    int64_t epoch = r.epoch;
+    committer_.Add({std::move(w), [this, id, epoch](bool accepted, const StoreWrite& c) {
+                      RequestRun* run = FindRun(id, epoch);
+                      if (!run) return;
+                      if (!accepted) return LoseRun(id, epoch);
+                      LogScope scope(run->request().trace_id, id);
+                      if (c.status == "succeeded") {
+                        spdlog::info("request {}", c.status);
+                      } else {
+                        spdlog::warn("request {}: {}", c.status, c.error);
+                      }
+                      finished_++;
+                      DropRun(id);
+                    }});
+  }
+
+  void LoseRun(const std::string& id, int64_t epoch) {
+    RequestRun* run = FindRun(id, epoch);
+    if (!run) return;
+    LogScope scope(run->request().trace_id, id);
+    spdlog::warn("lease lost (epoch {}): another engine owns the request now; stopping work on it",
+                 epoch);
+    lost_++;
+    DropRun(id);
+  }
+
+  void DropRun(const std::string& id) {
+    runs_.erase(id);
+    {
+      std::lock_guard<std::mutex> lock(lease_mu_);
+      leases_.erase(id);
+    }
+    inflight_--;
+    capacity_cv_.notify_all();
+  }
+
+  // ---------------------------------------------------------------- claimer thread
+  void ClaimLoop() {
+    std::unique_ptr<pqxx::connection> listen;
+    std::unique_ptr<Wakeup> wakeup;
+    int backoff_ms = 100;
+    auto pause = [&](int ms) {
+      std::unique_lock<std::mutex> lock(capacity_mu_);
+      capacity_cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_.load(); });
+    };
+    while (!stopping_) {
+      if (!listen) {
+        try {
+          listen = std::make_unique<pqxx::connection>(db_.url());
+          wakeup = std::make_unique<Wakeup>(*listen);
+          backoff_ms = 100;
+        } catch (const std::exception& e) {
+          wakeup.reset();
+          listen.reset();
+          spdlog::warn("engine {}: cannot listen for new requests: {} (retrying in {} ms)", id_,
+                       e.what(), backoff_ms);
+          pause(backoff_ms);
+          backoff_ms = std::min(backoff_ms * 2, 5000);
+          continue;
+        }
+      }
+      int room = cfg_.max_inflight - inflight_.load();
+      if (room <= 0) {
+        std::unique_lock<std::mutex> lock(capacity_mu_);
+        capacity_cv_.wait_for(lock, std::chrono::milliseconds(cfg_.poll_ms), [&] {
+          return stopping_.load() || inflight_.load() < cfg_.max_inflight;
+        });
+        continue;
+      }
+      int want = std::min(room, cfg_.claim_batch);
+      auto claimed = store_.Claim(id_, want, cfg_.lease_ms);
+      if (!claimed.ok()) {
+        spdlog::warn("engine {}: claim failed: {} (retrying in {} ms)", id_,
+                     claimed.status().ToString(), backoff_ms);
+        pause(backoff_ms);
+        backoff_ms = std::min(backoff_ms * 2, 5000);
+        continue;
+      }
+      backoff_ms = 100;
+      if (!claimed->empty()) TakeOver(std::move(*claimed));
+      if (static_cast<int>(claimed->size()) == want) continue;  // a full batch: maybe more
+      try {
+        listen->await_notification(cfg_.poll_ms / 1000, (cfg_.poll_ms % 1000) * 1000);
+      } catch (const std::exception& e) {
+        spdlog::warn("engine {}: listen connection lost: {}", id_, e.what());
+        wakeup.reset();
+        listen.reset();
+      }
+    }
+    wakeup.reset();
+    listen.reset();
+  }
+
+  // Builds runs for freshly claimed requests and hands them to the scheduler.
+  void TakeOver(std::vector<ClaimedRequest> claimed) {
+    claimed_ += static_cast<int64_t>(claimed.size());
+    inflight_ += static_cast<int>(claimed.size());
+    {
+      std::lock_guard<std::mutex> lock(lease_mu_);
+      for (const auto& c : claimed) leases_[c.id] = c.epoch;
+    }
+    // Requests claimed before were interrupted: load what their tasks had committed.
+    std::vector<std::string> resumed;
+    for (const auto& c : claimed) {
+      if (c.claims > 1) resumed.push_back(c.id);
+    }
+    std::unordered_map<std::string, std::vector<TaskRunRow>> prior;
+    if (!resumed.empty()) {
+      auto rows = store_.LoadTaskRuns(resumed);
+      if (!rows.ok()) {
+        // Without the committed task states the DAG cannot resume safely: give the
+        // requests back and let a later claim try again.
+        spdlog::warn("engine {}: loading task states failed: {}", id_, rows.status().ToString());
+        std::vector<LeaseRef> give_back;
+        for (const auto& c : claimed) give_back.push_back({c.id, c.epoch});
+        store_.ReleaseLeases(id_, give_back);
+        std::lock_guard<std::mutex> lock(lease_mu_);
+        for (const auto& c : claimed) leases_.erase(c.id);
+        inflight_ -= static_cast<int>(claimed.size());
+        return;
+      }
+      for (auto& row : *rows) prior[row.request_id].push_back(std::move(row));
+    }
+    std::vector<std::unique_ptr<RequestRun>> runs;
+    std::vector<std::pair<ClaimedRequest, std::string>> rejected;
+    for (auto& c : claimed) {
+      if (c.claims > cfg_.max_claims) {
+        rejected.emplace_back(std::move(c),
+                              "quarantined: taken over " + std::to_string(c.claims - 1) +
+                                  " times after its engine stopped without finishing it "
+                                  "(engine.max_claims = " +
+                                  std::to_string(cfg_.max_claims) + ")");
+        continue;
+      }
+      auto tmpl = TemplateFor(c.template_hash);
+      if (!tmpl.ok()) {
+        rejected.emplace_back(std::move(c), "template: " + tmpl.status().ToString());
+        continue;
+      }
+      const std::vector<TaskRunRow>& rows = prior[c.id];
+      runs.push_back(std::make_unique<RequestRun>(std::move(c), *tmpl, rows));
+    }
+    // std::function must be copyable: the runs travel in a shared vector.
+    auto shared = std::make_shared<std::vector<std::unique_ptr<RequestRun>>>(std::move(runs));
+    Post([this, shared, rejected = std::move(rejected)]() mutable {
+      for (auto& run : *shared) AddRun(std::move(run));
+      for (auto& [c, error] : rejected) {
+        auto run = std::make_unique<RequestRun>(c, FailedPlaceholder(), std::vector<TaskRunRow>{});
+        RequestRun* raw = run.get();
+        runs_[c.id] = std::move(run);
+        LogScope scope(c.trace_id, c.id);
+        spdlog::error("request cannot run: {}", error);
+        Finish(raw, "failed", nullptr, error);
+      }
+    });
+  }
+
+  // A one-task template used to carry a request that is failed without running.
+  std::shared_ptr<const Template> FailedPlaceholder() {
+    static const std::shared_ptr<const Template> kPlaceholder = [] {
+      auto t = ParseTemplate(
+          json{{"name", "unrunnable"}, {"tasks", {{{"id", "none"}, {"type", "none"}}}}}, nullptr);
+      return *t;
+    }();
+    return kPlaceholder;
+  }
+
+  Result<std::shared_ptr<const Template>> TemplateFor(const std::string& hash) {
+    auto it = templates_.find(hash);
+    if (it != templates_.end()) return it->second;
+    auto body = store_.LoadTemplateBody(hash);
+    if (!body.ok()) return body.status();
+    auto parsed = ParseTemplate(*body, registry_.Checker());
+    if (!parsed.ok()) return parsed.status();
+    templates_[hash] = *parsed;
+    return *parsed;
+  }
+
+  // ---------------------------------------------------------------- lease keeper
+  std::vector<LeaseRef> LeaseSnapshot() {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    std::vector<LeaseRef> out;
+    out.reserve(leases_.size());
+    for (const auto& [id, epoch] : leases_) out.push_back({id, epoch});
+    return out;
+  }
+
+  void LeaseLoop() {
+    const auto interval = std::chrono::milliseconds(cfg_.lease_ms / 3);
+    std::unique_lock<std::mutex> lock(lease_mu_);
+    while (!lease_stop_) {
+      lease_cv_.wait_for(lock, interval, [&] { return lease_stop_; });
+      if (lease_stop_ || stopped_) break;
+      lock.unlock();
+      std::vector<LeaseRef> held = LeaseSnapshot();
+      auto lost = store_.RenewLeases(id_, held, cfg_.lease_ms);
+      if (!lost.ok()) {
+        spdlog::warn("engine {}: renewing {} leases failed: {}", id_, held.size(),
+                     lost.status().ToString());
+      } else if (!lost->empty()) {
+        std::map<std::string, int64_t> epochs;
+        for (const auto& l : held) epochs[l.request_id] = l.epoch;
+        for (const auto& id : *lost) {
+          int64_t epoch = epochs[id];
+          Post([this, id, epoch] { LoseRun(id, epoch); });
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  const Config config_;
+  const Config::Engine cfg_;
+  const TaskRegistry& registry_;
+  Database& db_;
+  Redis& redis_;
+  RequestStore store_;
+  const std::string id_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> cancelled_{false};
+  std::atomic<int> inflight_{0};
+  std::atomic<int64_t> claimed_{0}, finished_{0}, tasks_run_{0}, lost_{0};
+
+  // Scheduler: everything below is touched only on the scheduler thread, except the
+  // queue and timers (sched_mu_).
+  std::mutex sched_mu_;
+  std::condition_variable sched_cv_;
+  std::vector<std::function<void()>> sched_queue_;
+  std::multimap<Clock::time_point, std::function<void()>> timers_;
+  bool sched_stop_ = false;
+  bool sched_busy_ = false;
+  std::unordered_map<std::string, std::unique_ptr<RequestRun>> runs_;
+
+  // Claimer
+  std::mutex capacity_mu_;
+  std::condition_variable capacity_cv_;
+  std::unordered_map<std::string, std::shared_ptr<const Template>> templates_;
+
+  // Leases held: request id -> epoch.
+  std::mutex lease_mu_;
+  std::condition_variable lease_cv_;
+  bool lease_stop_ = false;
+  std::unordered_map<std::string, int64_t> leases_;
+
+  WorkerPool workers_;
+  Committer committer_;
+  std::thread scheduler_, claimer_, lease_keeper_;
+};
+
+Engine::Engine(const Config& config, const TaskRegistry& registry, Database& db, Redis& redis)
+    : impl_(std::make_unique<Impl>(config, registry, db, redis)) {}
+Engine::~Engine() = default;
+void Engine::Start() { impl_->Start(); }
+void Engine::Stop() { impl_->Stop(); }
+const std::string& Engine::id() const { return impl_->id(); }
+EngineStats Engine::Stats() const { return impl_->Stats(); }
+
+}  // namespace wf

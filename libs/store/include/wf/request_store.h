@@ -1,0 +1,138 @@
+// Requests, task runs and template versions in PostgreSQL.
+//
+// The API side inserts and reads; the engine side claims, writes task transitions in
+// fenced batches, renews and releases leases. Every engine write presents the owner and
+// fencing epoch it got from its claim; a write whose request has since been claimed by
+// someone else (or finished, or released) is refused and reported as not accepted.
+// Thread-safe: it only holds a Database, which is.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "wf/core/json_path.h"
+#include "wf/core/status.h"
+#include "wf/db.h"
+
+namespace wf {
+
+struct NewRequest {
+  std::string id;
+  std::string trace_id;
+  std::string template_name;
+  std::string template_hash;
+  json data = json::object();
+  std::string parent_request_id;  // empty when none
+  std::string parent_task_id;
+};
+
+struct RequestRow {
+  std::string id;
+  std::string trace_id;
+  std::string template_name;
+  std::string template_hash;
+  json data;
+  std::string status;
+  json outputs;  // null until the request ends
+  std::string error;
+  std::string owner;
+  int64_t epoch = 0;
+  int claims = 0;
+  std::string parent_request_id;
+  std::string parent_task_id;
+  std::string created_at, started_at, finished_at, updated_at;  // RFC 3339 UTC, "" if unset
+};
+
+struct TaskRunRow {
+  std::string request_id;
+  std::string task_id;
+  std::string type;
+  std::string status;
+  int attempts = 0;
+  json outputs;
+  std::string error;
+  std::string next_run_at, started_at, finished_at, updated_at;
+};
+
+struct RequestFilter {
+  std::string trace_id;
+  std::string status;
+  std::string template_name;
+  int limit = 50;
+};
+
+// A request an engine has just claimed.
+struct ClaimedRequest {
+  std::string id;
+  std::string trace_id;
+  std::string template_name;
+  std::string template_hash;
+  json data;
+  int64_t epoch = 0;
+  int claims = 0;
+};
+
+// One fenced write. kTask upserts a task run; kFinish ends the request.
+struct StoreWrite {
+  enum class Kind { kTask, kFinish };
+  Kind kind = Kind::kTask;
+  std::string request_id;
+  int64_t epoch = 0;
+  // kTask
+  std::string task_id;
+  std::string type;
+  std::string status;  // also the request's final status for kFinish
+  int attempts = 0;
+  json outputs;  // null for none
+  std::string error;
+  bool mark_started = false;    // set started_at to now if unset
+  bool mark_finished = false;   // set finished_at to now
+  int64_t next_run_in_ms = -1;  // >= 0: next_run_at = now + this
+};
+
+struct LeaseRef {
+  std::string request_id;
+  int64_t epoch = 0;
+};
+
+class RequestStore {
+ public:
+  explicit RequestStore(Database& db) : db_(db) {}
+
+  // --- API side ---
+  // Records a template version once per process (INSERT ... ON CONFLICT DO NOTHING).
+  Status EnsureTemplateVersion(const std::string& hash, const std::string& name, const json& body);
+  Status InsertRequest(const NewRequest& request);
+  Result<std::optional<RequestRow>> GetRequest(const std::string& id);
+  Result<std::vector<TaskRunRow>> GetTaskRuns(const std::string& request_id);
+  Result<std::vector<RequestRow>> ListRequests(const RequestFilter& filter);
+
+  // --- engine side ---
+  // Claims up to `limit` pending requests or requests whose lease expired, for `owner`,
+  // bumping the fencing epoch. FOR UPDATE SKIP LOCKED: concurrent engines never claim the
+  // same request.
+  Result<std::vector<ClaimedRequest>> Claim(const std::string& owner, int limit, int lease_ms);
+  Result<json> LoadTemplateBody(const std::string& hash);
+  Result<std::vector<TaskRunRow>> LoadTaskRuns(const std::vector<std::string>& request_ids);
+  // Applies the writes in one transaction. `accepted[i]` says whether write i was applied
+  // (false: the request is no longer owned by `owner` at that epoch).
+  Status ApplyWrites(const std::string& owner, const std::vector<StoreWrite>& writes,
+                     std::vector<bool>* accepted);
+  // Extends the leases still held; returns the ids that are no longer held.
+  Result<std::vector<std::string>> RenewLeases(const std::string& owner,
+                                               const std::vector<LeaseRef>& leases, int lease_ms);
+  // Gives the leases up so another engine can take the requests at once. A release is a
+  // clean hand-over, so it does not count towards the claims that quarantine a request.
+  Status ReleaseLeases(const std::string& owner, const std::vector<LeaseRef>& leases);
+
+ private:
+  Database& db_;
+  std::mutex mu_;
+  std::unordered_set<std::string> known_versions_;
+};
+
+}  // namespace wf

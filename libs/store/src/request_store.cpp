@@ -1,0 +1,333 @@
+#include "wf/request_store.h"
+
+#include <pqxx/pqxx>
+
+namespace wf {
+namespace {
+
+// RFC 3339 UTC text for a timestamptz column, or NULL.
+#define WF_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+const char* kRequestColumns =
+    "id::text, trace_id::text, template, template_hash, data::text, status, outputs::text, "
+    "coalesce(error, ''), coalesce(owner, ''), epoch, claims, "
+    "coalesce(parent_request_id::text, ''), coalesce(parent_task_id, ''), " WF_TS(
+        "created_at") ", " WF_TS("started_at") ", " WF_TS("finished_at") ", " WF_TS("updated_at");
+
+const char* kTaskColumns =
+    "request_id::text, task_id, type, status, attempts, outputs::text, coalesce(error, ''), " WF_TS(
+        "next_run_at") ", " WF_TS("started_at") ", " WF_TS("finished_at") ", " WF_TS("updated_at");
+
+std::string Text(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
+
+json JsonOrNull(const pqxx::field& f) {
+  if (f.is_null()) return nullptr;
+  return json::parse(f.c_str());
+}
+
+RequestRow ToRequest(const pqxx::row& r) {
+  RequestRow row;
+  row.id = Text(r[0]);
+  row.trace_id = Text(r[1]);
+  row.template_name = Text(r[2]);
+  row.template_hash = Text(r[3]);
+  row.data = JsonOrNull(r[4]);
+  row.status = Text(r[5]);
+  row.outputs = JsonOrNull(r[6]);
+  row.error = Text(r[7]);
+  row.owner = Text(r[8]);
+  row.epoch = r[9].as<int64_t>();
+  row.claims = r[10].as<int>();
+  row.parent_request_id = Text(r[11]);
+  row.parent_task_id = Text(r[12]);
+  row.created_at = Text(r[13]);
+  row.started_at = Text(r[14]);
+  row.finished_at = Text(r[15]);
+  row.updated_at = Text(r[16]);
+  return row;
+}
+
+TaskRunRow ToTask(const pqxx::row& r) {
+  TaskRunRow row;
+  row.request_id = Text(r[0]);
+  row.task_id = Text(r[1]);
+  row.type = Text(r[2]);
+  row.status = Text(r[3]);
+  row.attempts = r[4].as<int>();
+  row.outputs = JsonOrNull(r[5]);
+  row.error = Text(r[6]);
+  row.next_run_at = Text(r[7]);
+  row.started_at = Text(r[8]);
+  row.finished_at = Text(r[9]);
+  row.updated_at = Text(r[10]);
+  return row;
+}
+
+// '{a,b,c}' literal for a uuid[] parameter; ids are validated UUIDs.
+std::string UuidArray(const std::vector<std::string>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out.push_back(',');
+    out += ids[i];
+  }
+  out.push_back('}');
+  return out;
+}
+
+json LeasesJson(const std::vector<LeaseRef>& leases) {
+  json arr = json::array();
+  for (const auto& l : leases) arr.push_back({{"id", l.request_id}, {"epoch", l.epoch}});
+  return arr;
+}
+
+}  // namespace
+
+Status RequestStore::EnsureTemplateVersion(const std::string& hash, const std::string& name,
+                                           const json& body) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (known_versions_.count(hash)) return Status::Ok();
+  }
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    tx.exec_params(
+        "INSERT INTO template_versions (hash, name, body) VALUES ($1, $2, $3::jsonb) "
+        "ON CONFLICT (hash) DO NOTHING",
+        hash, name, body.dump());
+    tx.commit();
+  });
+  if (s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    known_versions_.insert(hash);
+  }
+  return s;
+}
+
+Status RequestStore::InsertRequest(const NewRequest& r) {
+  return db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    tx.exec_params(
+        "INSERT INTO requests (id, trace_id, template, template_hash, data, parent_request_id, "
+        "parent_task_id) VALUES ($1, $2, $3, $4, $5::jsonb, NULLIF($6, '')::uuid, NULLIF($7, ''))",
+        r.id, r.trace_id, r.template_name, r.template_hash, r.data.dump(), r.parent_request_id,
+        r.parent_task_id);
+    tx.commit();
+  });
+}
+
+Result<std::optional<RequestRow>> RequestStore::GetRequest(const std::string& id) {
+  std::optional<RequestRow> out;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(
+        std::string("SELECT ") + kRequestColumns + " FROM requests WHERE id = $1::uuid", id);
+    if (!res.empty()) out = ToRequest(res[0]);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<TaskRunRow>> RequestStore::GetTaskRuns(const std::string& request_id) {
+  return LoadTaskRuns({request_id});
+}
+
+Result<std::vector<RequestRow>> RequestStore::ListRequests(const RequestFilter& f) {
+  std::vector<RequestRow> out;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(std::string("SELECT ") + kRequestColumns +
+                                  " FROM requests"
+                                  " WHERE ($1 = '' OR trace_id = NULLIF($1, '')::uuid)"
+                                  "   AND ($2 = '' OR status = $2)"
+                                  "   AND ($3 = '' OR template = $3)"
+                                  " ORDER BY created_at DESC, id DESC LIMIT $4",
+                              f.trace_id, f.status, f.template_name, f.limit);
+    for (const auto& row : res) out.push_back(ToRequest(row));
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner, int limit,
+                                                        int lease_ms) {
+  std::vector<ClaimedRequest> out;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(
+        "WITH p AS (SELECT id, created_at AS at FROM requests WHERE status = 'pending'"
+        "           ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED),"
+        "     e AS (SELECT id, lease_expires_at AS at FROM requests"
+        "           WHERE status = 'running' AND lease_expires_at < now()"
+        "           ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),"
+        "     c AS (SELECT id FROM (SELECT * FROM e UNION ALL SELECT * FROM p) u LIMIT $2)"
+        " UPDATE requests r SET status = 'running', owner = $1, epoch = r.epoch + 1,"
+        "   claims = r.claims + 1, lease_expires_at = now() + $3 * interval '1 millisecond',"
+        "   started_at = coalesce(r.started_at, now()), updated_at = now()"
+        " FROM c WHERE r.id = c.id"
+        " RETURNING r.id::text, r.trace_id::text, r.template, r.template_hash, r.data::text,"
+        "   r.epoch, r.claims",
+        owner, limit, lease_ms);
+    tx.commit();
+    for (const auto& row : res) {
+      ClaimedRequest cr;
+      cr.id = Text(row[0]);
+      cr.trace_id = Text(row[1]);
+      cr.template_name = Text(row[2]);
+      cr.template_hash = Text(row[3]);
+      cr.data = JsonOrNull(row[4]);
+      cr.epoch = row[5].as<int64_t>();
+      cr.claims = row[6].as<int>();
+      out.push_back(std::move(cr));
+    }
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<json> RequestStore::LoadTemplateBody(const std::string& hash) {
+  json body;
+  bool found = false;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params("SELECT body::text FROM template_versions WHERE hash = $1", hash);
+    if (!res.empty()) {
+      body = json::parse(res[0][0].c_str());
+      found = true;
+    }
+  });
+  if (!s.ok()) return s;
+  if (!found) return Status::NotFound("template version " + hash + " is not in the database");
+  return body;
+}
+
+Result<std::vector<TaskRunRow>> RequestStore::LoadTaskRuns(const std::vector<std::string>& ids) {
+  std::vector<TaskRunRow> out;
+  if (ids.empty()) return out;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(std::string("SELECT ") + kTaskColumns +
+                                  " FROM task_runs WHERE request_id = ANY($1::uuid[])"
+                                  " ORDER BY request_id, started_at NULLS LAST, task_id",
+                              UuidArray(ids));
+    for (const auto& row : res) out.push_back(ToTask(row));
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status RequestStore::ApplyWrites(const std::string& owner, const std::vector<StoreWrite>& writes,
+                                 std::vector<bool>* accepted) {
+  accepted->assign(writes.size(), false);
+  if (writes.empty()) return Status::Ok();
+  json fence = json::array();
+  for (const auto& w : writes) fence.push_back({{"id", w.request_id}, {"epoch", w.epoch}});
+  return db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    // Lock the requests this engine still owns at the presented epochs; a concurrent
+    // claim skips locked rows, so ownership cannot change until this commits.
+    auto owned = tx.exec_params(
+        "SELECT r.id::text FROM requests r"
+        " JOIN (SELECT DISTINCT id, epoch FROM jsonb_to_recordset($1::jsonb)"
+        "       AS x(id uuid, epoch bigint)) x ON r.id = x.id AND r.epoch = x.epoch"
+        " WHERE r.owner = $2 AND r.status = 'running' ORDER BY r.id FOR UPDATE OF r",
+        fence.dump(), owner);
+    std::unordered_set<std::string> ok;
+    for (const auto& row : owned) ok.insert(row[0].c_str());
+
+    json tasks = json::array();
+    json finishes = json::array();
+    for (size_t i = 0; i < writes.size(); ++i) {
+      const StoreWrite& w = writes[i];
+      if (!ok.count(w.request_id)) continue;
+      (*accepted)[i] = true;
+      if (w.kind == StoreWrite::Kind::kTask) {
+        tasks.push_back({{"ord", i},
+                         {"request_id", w.request_id},
+                         {"task_id", w.task_id},
+                         {"type", w.type},
+                         {"status", w.status},
+                         {"attempts", w.attempts},
+                         {"outputs", w.outputs},
+                         {"error", w.error.empty() ? json(nullptr) : json(w.error)},
+                         {"started", w.mark_started},
+                         {"finished", w.mark_finished},
+                         {"next_ms", w.next_run_in_ms >= 0 ? json(w.next_run_in_ms) : json()}});
+      } else {
+        finishes.push_back({{"id", w.request_id},
+                            {"status", w.status},
+                            {"outputs", w.outputs},
+                            {"error", w.error.empty() ? json(nullptr) : json(w.error)}});
+      }
+    }
+    if (!tasks.empty()) {
+      // Several writes for one task in a batch: the last one wins, but a start in the
+      // batch still sets started_at.
+      tx.exec_params(
+          "INSERT INTO task_runs AS t (request_id, task_id, type, status, attempts, outputs,"
+          "   error, next_run_at, started_at, finished_at, updated_at)"
+          " SELECT DISTINCT ON (x.request_id, x.task_id) x.request_id, x.task_id, x.type,"
+          "   x.status, x.attempts, x.outputs, x.error,"
+          "   now() + x.next_ms * interval '1 millisecond',"
+          "   CASE WHEN bool_or(x.started) OVER (PARTITION BY x.request_id, x.task_id)"
+          "     THEN now() END,"
+          "   CASE WHEN x.finished THEN now() END, now()"
+          " FROM jsonb_to_recordset($1::jsonb) AS x(ord int, request_id uuid, task_id text,"
+          "   type text, status text, attempts int, outputs jsonb, error text, started bool,"
+          "   finished bool, next_ms bigint)"
+          " ORDER BY x.request_id, x.task_id, x.ord DESC"
+          " ON CONFLICT (request_id, task_id) DO UPDATE SET status = excluded.status,"
+          "   attempts = excluded.attempts, outputs = excluded.outputs, error = excluded.error,"
+          "   next_run_at = excluded.next_run_at,"
+          "   started_at = coalesce(t.started_at, excluded.started_at),"
+          "   finished_at = coalesce(excluded.finished_at, t.finished_at), updated_at = now()",
+          tasks.dump());
+    }
+    if (!finishes.empty()) {
+      tx.exec_params(
+          "UPDATE requests r SET status = x.status, outputs = x.outputs, error = x.error,"
+          "   finished_at = now(), updated_at = now(), owner = NULL, lease_expires_at = NULL"
+          " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, status text, outputs jsonb,"
+          "   error text) WHERE r.id = x.id",
+          finishes.dump());
+    }
+    tx.commit();
+  });
+}
+
+Result<std::vector<std::string>> RequestStore::RenewLeases(const std::string& owner,
+                                                           const std::vector<LeaseRef>& leases,
+                                                           int lease_ms) {
+  std::vector<std::string> lost;
+  if (leases.empty()) return lost;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(
+        "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, epoch bigint)),"
+        " renewed AS (UPDATE requests r"
+        "   SET lease_expires_at = now() + $3 * interval '1 millisecond'"
+        "   FROM x WHERE r.id = x.id AND r.epoch = x.epoch AND r.owner = $2"
+        "     AND r.status = 'running' RETURNING r.id)"
+        " SELECT x.id::text FROM x WHERE x.id NOT IN (SELECT id FROM renewed)",
+        LeasesJson(leases).dump(), owner, lease_ms);
+    tx.commit();
+    for (const auto& row : res) lost.push_back(row[0].c_str());
+  });
+  if (!s.ok()) return s;
+  return lost;
+}
+
+Status RequestStore::ReleaseLeases(const std::string& owner, const std::vector<LeaseRef>& leases) {
+  if (leases.empty()) return Status::Ok();
+  return db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    tx.exec_params(
+        "UPDATE requests r SET owner = NULL, lease_expires_at = now() - interval '1 second',"
+        "   claims = greatest(r.claims - 1, 0), updated_at = now()"
+        " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, epoch bigint)"
+        " WHERE r.id = x.id AND r.epoch = x.epoch AND r.owner = $2 AND r.status = 'running'",
+        LeasesJson(leases).dump(), owner);
+    tx.commit();
+  });
+}
+
+}  // namespace wf

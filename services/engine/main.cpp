@@ -1,0 +1,50 @@
+// wf-engine: claims requests and runs their DAGs. Wires the libraries together.
+#include <spdlog/spdlog.h>
+
+#include "builtin.h"
+#include "wf/db.h"
+#include "wf/engine.h"
+#include "wf/presence.h"
+#include "wf/redis.h"
+#include "wf/service.h"
+
+int main(int argc, char** argv) {
+  wf::ServiceInit init = wf::InitService("wf-engine", argc, argv);
+  if (init.exit_now) return init.exit_code;
+  const wf::Config& config = init.config;
+
+  wf::TaskRegistry registry;
+  wf::RegisterBuiltinTasks(&registry);
+  wf::Database db(config.database_url, 4);
+  spdlog::info("database {}", wf::RedactUrl(config.database_url));
+  wf::Status migrated = wf::MigrateWithRetry(db, 60000);
+  if (!migrated.ok()) {
+    spdlog::critical("migrations failed: {}", migrated.ToString());
+    return 1;
+  }
+  wf::Redis redis(config.redis_url, config.engine.workers + 2);
+  wf::Engine engine(config, registry, db, redis);
+  wf::Presence presence(redis, "engine", engine.id(), wf::Version(), [&] {
+    wf::EngineStats s = engine.Stats();
+    return nlohmann::json{{"requests", s.requests},
+                          {"running_tasks", s.running_tasks},
+                          {"claimed", s.claimed},
+                          {"finished", s.finished},
+                          {"tasks_run", s.tasks_run},
+                          {"lost_leases", s.lost_leases},
+                          {"commit_batches", s.commit_batches},
+                          {"commit_writes", s.commit_writes}};
+  });
+  engine.Start();
+  presence.Start();
+
+  int sig = wf::WaitForStopSignal();
+  spdlog::info("signal {}: stopping", sig);
+  engine.Stop();
+  presence.Stop();
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  // Task invocations still running past the grace period are abandoned: their requests
+  // were released and another engine re-invokes them.
+  std::_Exit(0);
+}

@@ -1,0 +1,23 @@
+// The built-in task modules and their registration.
+//
+//   noop  succeeds at once; copies its `outputs` param (if any) to the task outputs.
+//   http  one REST call over HTTP(S); see http.cpp for the params.
+//
+// The modules keep no state and are thread-safe, as the Task interface requires.
+// RegisterBuiltinTasks() mutates the registry: call it at start-up, before the registry is
+// shared between threads.
+#pragma once
+
+#include <memory>
+
+#include "wf/task.h"
+
+namespace wf {
+
+std::unique_ptr<Task> MakeNoopTask();
+std::unique_ptr<Task> MakeHttpTask();
+
+// Registers "noop" and "http".
+void RegisterBuiltinTasks(TaskRegistry* registry);
+
+}  // namespace wf

@@ -1,0 +1,162 @@
+// The API's answers to good and bad input, against the real server and database.
+#include "harness.h"
+
+namespace wf::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Api : public ::testing::Test {
+ protected:
+  // One API for the suite. A failure to start it fails every test (never skips them).
+  static void SetUpTestSuite() {
+    try {
+      stack_ = new Stack();
+      stack_->StartApi();
+    } catch (const std::exception& e) {
+      setup_error_ = e.what();
+    }
+  }
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+
+  // Asserts an error answer: status, code, and (when given) the JSON path.
+  static void ExpectError(const httplib::Result& r, int status, const std::string& code,
+                          const std::string& path = "") {
+    ASSERT_TRUE(r) << "no answer";
+    EXPECT_EQ(r->status, status) << r->body;
+    json body = json::parse(r->body, nullptr, false);
+    ASSERT_FALSE(body.is_discarded()) << r->body;
+    EXPECT_EQ(body["error"]["code"], code) << r->body;
+    EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
+    if (!path.empty()) {
+      EXPECT_EQ(body["error"]["path"], path) << r->body;
+    }
+  }
+
+  static std::string RequestCount() { return stack_->Sql("SELECT count(*) FROM requests"); }
+
+  static Stack* stack_;
+  static std::string setup_error_;
+};
+
+Stack* Api::stack_ = nullptr;
+std::string Api::setup_error_;
+
+TEST_F(Api, HealthAndReadiness) {
+  auto r = stack_->Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = stack_->Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(Api, SubmitAnswers202AndStoresThePendingRequest) {
+  auto r = stack_->Post("/v1/requests", {{"template", "hello"}, {"data", {{"name", "x"}}}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  json body = json::parse(r->body);
+  EXPECT_EQ(body["status"], "pending");
+  std::string id = body["request_id"];
+  EXPECT_EQ(r->get_header_value("Location"), "/v1/requests/" + id);
+  auto g = stack_->Get("/v1/requests/" + id);
+  ASSERT_EQ(g->status, 200);
+  json req = json::parse(g->body);
+  EXPECT_EQ(req["status"], "pending");  // no engine runs in this suite
+  EXPECT_EQ(req["trace_id"], body["trace_id"]);
+  ASSERT_EQ(req["tasks"].size(), 4u);
+  for (const auto& t : req["tasks"]) EXPECT_EQ(t["status"], "pending");
+  EXPECT_EQ(req["tasks"][1]["depends_on"], json({"greet"}));
+}
+
+TEST_F(Api, RejectedSubmissionsWriteNothing) {
+  const std::string before = RequestCount();
+  ExpectError(stack_->PostRaw("/v1/requests", "{not json", "application/json"), 400,
+              "invalid_json");
+  ExpectError(stack_->PostRaw("/v1/requests", "[1,2]", "application/json"), 400, "invalid_request",
+              "/");
+  ExpectError(stack_->PostRaw("/v1/requests", R"({"template":"hello"})", "text/plain"), 415,
+              "unsupported_media_type");
+  ExpectError(stack_->Post("/v1/requests", {{"data", json::object()}}), 400, "invalid_request",
+              "/template");
+  ExpectError(stack_->Post("/v1/requests", {{"template", 7}}), 400, "invalid_request", "/template");
+  ExpectError(stack_->Post("/v1/requests", {{"template", "hello"}, {"data", {1, 2}}}), 400,
+              "invalid_request", "/data");
+  ExpectError(stack_->Post("/v1/requests", {{"template", "hello"}, {"colour", "red"}}), 400,
+              "invalid_request", "/colour");
+  ExpectError(stack_->Post("/v1/requests", {{"template", "hello"}, {"trace_id", "not-a-uuid"}}),
+              400, "invalid_request", "/trace_id");
+  ExpectError(stack_->Post("/v1/requests", {{"template", "no_such_template"}}), 404,
+              "template_not_found", "/template");
+  // Data is checked against the template's inputs schema, with the path into the body.
+  ExpectError(stack_->Post("/v1/requests", {{"template", "hello"}, {"data", json::object()}}), 422,
+              "invalid_data", "/data");
+  ExpectError(stack_->Post("/v1/requests", {{"template", "hello"}, {"data", {{"name", 5}}}}), 422,
+              "invalid_data", "/data/name");
+  ExpectError(
+      stack_->Post("/v1/requests",
+                   {{"template", "http_example"},
+                    {"data", {{"base_url", "http://x"}, {"hostname", "h"}, {"cpu", "four"}}}}),
+      422, "invalid_data", "/data/cpu");
+  EXPECT_EQ(RequestCount(), before);
+}
+
+TEST_F(Api, ReadErrors) {
+  ExpectError(stack_->Get("/v1/requests/not-a-uuid"), 400, "invalid_id");
+  ExpectError(stack_->Get("/v1/requests/6f1c1b9e-3a52-4c9b-9d2e-5f4a3b2c1d0e"), 404, "not_found");
+  ExpectError(stack_->Get("/v1/requests?limit=0"), 400, "invalid_query", "limit");
+  ExpectError(stack_->Get("/v1/requests?limit=abc"), 400, "invalid_query", "limit");
+  ExpectError(stack_->Get("/v1/requests?status=weird"), 400, "invalid_query", "status");
+  ExpectError(stack_->Get("/v1/requests?trace_id=x"), 400, "invalid_query", "trace_id");
+  ExpectError(stack_->Get("/v1/nothing-here"), 404, "not_found");
+}
+
+TEST_F(Api, TemplatesAreListedWithTheirDag) {
+  auto r = stack_->Get("/v1/templates");
+  ASSERT_EQ(r->status, 200);
+  std::set<std::string> names;
+  const json parsed1 = json::parse(r->body);
+  for (const auto& t : parsed1["templates"]) names.insert(t["name"].get<std::string>());
+  EXPECT_TRUE(names.count("hello")) << r->body;
+  EXPECT_TRUE(names.count("http_example"));
+  r = stack_->Get("/v1/templates/hello");
+  ASSERT_EQ(r->status, 200);
+  json t = json::parse(r->body);
+  EXPECT_EQ(t["dag"]["nodes"].size(), 4u);
+  EXPECT_EQ(t["dag"]["edges"].size(), 4u);
+  ExpectError(stack_->Get("/v1/templates/nope"), 404, "not_found");
+}
+
+TEST_F(Api, ATemplateDroppedInTheFolderIsPickedUpWithoutRestart) {
+  stack_->AddTemplate("late", {{"name", "late"}, {"tasks", {{{"id", "only"}, {"type", "noop"}}}}});
+  bool seen = WaitFor(
+      [&] {
+        auto r = stack_->Post("/v1/requests", {{"template", "late"}});
+        return r && r->status == 202;
+      },
+      10s);
+  EXPECT_TRUE(seen);
+  // A broken file is reported, with its path, and does not take the others down.
+  WriteFile(stack_->templates_dir() + "/broken.json",
+            R"({"name": "broken", "tasks": [{"id": "a", "type": "noop", "depends_on": ["zz"]}]})");
+  bool reported = WaitFor(
+      [&] {
+        auto r = stack_->Get("/v1/templates");
+        const json parsed2 = json::parse(r->body);
+        for (const auto& e : parsed2["errors"]) {
+          if (e["file"] == "broken.json" && e["path"] == "/tasks/0/depends_on/0") return true;
+        }
+        return false;
+      },
+      10s);
+  EXPECT_TRUE(reported);
+  auto r = stack_->Post("/v1/requests", {{"template", "hello"}, {"data", {{"name", "y"}}}});
+  EXPECT_EQ(r->status, 202);
+}
+
+}  // namespace
+}  // namespace wf::test
