@@ -2,6 +2,7 @@
 //
 //   noop  succeeds at once; copies its `outputs` param (if any) to the task outputs.
 //   http  one REST call over HTTP(S); see http.cpp for the params.
+//   rest_job  create a long job over REST once, then poll it (see rest_job.cpp).
 //
 // The modules keep no state and are thread-safe, as the Task interface requires.
 // RegisterBuiltinTasks() mutates the registry: call it at start-up, before the registry is
@@ -16,8 +17,9 @@ namespace wf {
 
 std::unique_ptr<Task> MakeNoopTask();
 std::unique_ptr<Task> MakeHttpTask();
+std::unique_ptr<Task> MakeRestJobTask();
 
-// Registers "noop" and "http".
+// Registers "noop", "http" and "rest_job".
 void RegisterBuiltinTasks(TaskRegistry* registry);
 
 }  // namespace wf

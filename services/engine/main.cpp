@@ -1,6 +1,8 @@
 // wf-engine: claims requests and runs their DAGs. Wires the libraries together.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "builtin.h"
 #include "wf/db.h"
 #include "wf/engine.h"
@@ -15,7 +17,12 @@ int main(int argc, char** argv) {
 
   wf::TaskRegistry registry;
   wf::RegisterBuiltinTasks(&registry);
-  wf::Database db(config.database_url, 4);
+  // An engine paused inside a transaction (SIGSTOP, a VM freeze) must not keep its rows
+  // locked past its lease: every transaction here takes milliseconds, so the server may
+  // end a session that sits idle inside one for half a lease.
+  wf::Database db(config.database_url, config.engine.committers + 3,
+                  "SET idle_in_transaction_session_timeout = " +
+                      std::to_string(std::max(1000, config.engine.lease_ms / 2)));
   spdlog::info("database {}", wf::RedactUrl(config.database_url));
   wf::Status migrated = wf::MigrateWithRetry(db, 60000);
   if (!migrated.ok()) {

@@ -8,8 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <pqxx/pqxx>
 #include <random>
 #include <sstream>
@@ -159,9 +162,9 @@ std::string WithDatabase(const std::string& url, const std::string& db) {
 
 }  // namespace
 
-Stack::Stack() {
-  admin_url_ = RequireEnv("WF_TEST_DATABASE_URL");
-  redis_url_ = RequireEnv("WF_TEST_REDIS_URL");
+Stack::Stack(const std::string& admin_url, const std::string& redis_url) {
+  admin_url_ = admin_url.empty() ? RequireEnv("WF_TEST_DATABASE_URL") : admin_url;
+  redis_url_ = redis_url.empty() ? RequireEnv("WF_TEST_REDIS_URL") : redis_url;
   std::random_device rd;
   db_name_ = "wf_it_" + std::to_string(getpid()) + "_" + std::to_string(rd() % 1000000);
   {
@@ -289,6 +292,53 @@ std::string Stack::Logs() const {
     out += "===== " + p->name() + " log =====\n" + log + "\n";
   }
   return out;
+}
+
+// ----------------------------------------------------------------------- PrivateServer
+
+namespace {
+
+void RunLib(const std::string& call) {
+  std::string cmd = "bash -c 'source " WF_SOURCE_DIR "/deploy/local/lib.sh && " + call + "' >>" +
+                    "/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + call);
+}
+
+}  // namespace
+
+PrivateServer::PrivateServer(Kind kind) : kind_(kind), port_(FreePort()) {
+  dir_ = MakeTempDir(kind == Kind::kPostgres ? "wf-pg" : "wf-redis");
+  chmod(dir_.c_str(), 0755);
+  Start();
+}
+
+PrivateServer::~PrivateServer() {
+  try {
+    Stop();
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+void PrivateServer::Start() {
+  if (kind_ == Kind::kPostgres) {
+    RunLib("wf_pg_start " + dir_ + "/pg " + std::to_string(port_));
+  } else {
+    RunLib("wf_redis_start " + dir_ + "/redis " + std::to_string(port_));
+  }
+}
+
+void PrivateServer::Stop() {
+  RunLib(kind_ == Kind::kPostgres ? "wf_pg_stop " + dir_ + "/pg"
+                                  : "wf_redis_stop " + dir_ + "/redis");
+}
+
+std::string PrivateServer::url() const {
+  return kind_ == Kind::kPostgres
+             ? "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres"
+             : "redis://127.0.0.1:" + std::to_string(port_);
 }
 
 // ---------------------------------------------------------------------- TestHttpServer

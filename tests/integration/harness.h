@@ -49,10 +49,29 @@ class Process {
   int status_ = -1;
 };
 
+// A private PostgreSQL or Redis server of one test, started with deploy/local/lib.sh, for
+// tests that stop and restart it.
+class PrivateServer {
+ public:
+  enum class Kind { kPostgres, kRedis };
+  explicit PrivateServer(Kind kind);
+  ~PrivateServer();
+  void Start();
+  void Stop();
+  // postgresql://postgres@127.0.0.1:<port>/postgres or redis://127.0.0.1:<port>
+  std::string url() const;
+
+ private:
+  Kind kind_;
+  std::string dir_;
+  int port_;
+};
+
 // A throw-away database plus the services running on it.
 class Stack {
  public:
-  Stack();
+  // `admin_url`/`redis_url`: servers to use instead of WF_TEST_DATABASE_URL/WF_TEST_REDIS_URL.
+  explicit Stack(const std::string& admin_url = "", const std::string& redis_url = "");
   ~Stack();  // stops processes, drops the database
 
   // Templates folder the services use: the repository's templates plus anything added.

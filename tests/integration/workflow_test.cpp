@@ -156,6 +156,49 @@ TEST(Workflow, FailingTaskFailsTheRequestAndSkipsTheRest) {
   EXPECT_TRUE(sibling == "succeeded" || sibling == "skipped") << sibling;
 }
 
+TEST(Workflow, RetryableFailuresAreRetriedWithBackoffOthersAreNot) {
+  TestHttpServer flaky;
+  std::atomic<int> calls{0}, missing{0};
+  flaky.server().Get("/flaky", [&](const httplib::Request&, httplib::Response& res) {
+    if (++calls <= 2) {
+      res.status = 503;
+      res.set_content(R"({"error": "busy"})", "application/json");
+      return;
+    }
+    res.set_content(R"({"ok": true})", "application/json");
+  });
+  flaky.server().Get("/missing", [&](const httplib::Request&, httplib::Response& res) {
+    ++missing;
+    res.status = 404;
+  });
+  flaky.Start();
+  json retry = {{"max_attempts", 4}, {"initial_delay_ms", 100}, {"multiplier", 2}};
+  Stack stack;
+  stack.AddTemplate("flaky", {{"name", "flaky"},
+                              {"tasks",
+                               {{{"id", "call"},
+                                 {"type", "http"},
+                                 {"retry", retry},
+                                 {"params", {{"url", "${data.base}/${data.path}"}}}}}}});
+  stack.StartApi();
+  stack.StartEngine("engine-1");
+
+  json r = stack.WaitDone(stack.Submit("flaky", {{"base", flaky.url()}, {"path", "flaky"}}), 30s);
+  ASSERT_EQ(r["status"], "succeeded") << r.dump(2);
+  EXPECT_EQ(r["tasks"][0]["attempts"], 3);
+  EXPECT_EQ(calls.load(), 3);
+  // The waits between attempts followed the backoff: 100 ms, then 200 ms (+/- 20 %).
+  double ms =
+      std::stod(stack.Sql("SELECT extract(epoch FROM finished_at - started_at) * 1000 "
+                          "FROM task_runs WHERE task_id = 'call'"));
+  EXPECT_GE(ms, 240) << "attempts came back sooner than the backoff allows";
+
+  r = stack.WaitDone(stack.Submit("flaky", {{"base", flaky.url()}, {"path", "missing"}}), 30s);
+  EXPECT_EQ(r["status"], "failed");
+  EXPECT_EQ(r["tasks"][0]["attempts"], 1) << "a 404 is not retryable";
+  EXPECT_EQ(missing.load(), 1);
+}
+
 TEST(Workflow, TwoEnginesRunEachRequestExactlyOnce) {
   TestHttpServer counter;
   std::mutex mu;

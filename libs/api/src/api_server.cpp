@@ -12,6 +12,7 @@
 #include "wf/logging.h"
 #include "wf/presence.h"
 #include "wf/redis.h"
+#include "wf/redis_task_state.h"
 #include "wf/request_store.h"
 #include "wf/request_view.h"
 #include "wf/template_catalog.h"
@@ -220,7 +221,19 @@ class ApiServer::Impl {
     auto runs = store_.GetTaskRuns(id);
     if (!runs.ok()) return StoreError(res, runs.status());
     auto tmpl = TemplateByHash((*row)->template_hash);
-    Reply(res, 200, RequestJson(**row, *runs, tmpl.get()));
+    json out = RequestJson(**row, *runs, tmpl.get());
+    // Task variables live in Redis; without Redis the request is still shown.
+    auto state = LoadRequestState(redis_, id);
+    for (auto& t : out["tasks"]) {
+      if (!state.ok()) {
+        t["state"] = nullptr;
+        continue;
+      }
+      auto it = state->find(t["id"].get<std::string>());
+      t["state"] = it == state->end() ? json::object() : it->second;
+    }
+    if (!state.ok()) out["state_error"] = state.status().message();
+    Reply(res, 200, out);
   }
 
   void List(const httplib::Request& req, httplib::Response& res) {

@@ -70,6 +70,8 @@ const std::vector<Field>& Fields() {
       WF_INT("engine.committers", engine.committers, 1, 64, "committing connections"),
       WF_INT("engine.shutdown_grace_ms", engine.shutdown_grace_ms, 0, 3600000,
              "how long SIGTERM waits for running tasks"),
+      WF_INT("engine.state_retention_s", engine.state_retention_s, 1, INT_MAX,
+             "how long task variables are kept in Redis after their request ends"),
       WF_INT("engine.max_claims", engine.max_claims, 1, 1000,
              "times a request may be taken over after an engine died before it is failed"),
   };

@@ -13,7 +13,10 @@ namespace {
 
 const std::set<std::string> kTemplateFields = {"name",   "version", "description",
                                                "inputs", "tasks",   "outputs"};
-const std::set<std::string> kTaskFields = {"id", "type", "params", "depends_on", "description"};
+const std::set<std::string> kTaskFields = {"id",         "type",        "params",
+                                           "depends_on", "description", "retry"};
+const std::set<std::string> kRetryFields = {"max_attempts", "initial_delay_ms", "multiplier",
+                                            "max_delay_ms", "jitter"};
 
 bool ValidId(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
@@ -136,6 +139,7 @@ class Parser {
           spec.params = node["params"];
         }
       }
+      if (node.contains("retry")) ParseRetry(node["retry"], path + "/retry", &spec.retry);
       if (node.contains("depends_on")) {
         const json& deps = node["depends_on"];
         if (!deps.is_array()) {
@@ -170,6 +174,34 @@ class Parser {
       }
       t.tasks.push_back(std::move(spec));
     }
+  }
+
+  void ParseRetry(const json& node, const std::string& path, RetryPolicy* out) {
+    if (!node.is_object()) {
+      Error(path, std::string("must be an object, not ") + JsonTypeName(node));
+      return;
+    }
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!kRetryFields.count(it.key())) Error(JsonPathJoin(path, it.key()), "unknown field");
+    }
+    auto number = [&](const char* key, double lo, double hi, bool integer, auto* field) {
+      auto it = node.find(key);
+      if (it == node.end()) return;
+      bool ok = integer ? it->is_number_integer() : it->is_number();
+      double v = ok ? it->get<double>() : 0;
+      if (!ok || v < lo || v > hi) {
+        Error(JsonPathJoin(path, key), std::string("must be ") +
+                                           (integer ? "an integer" : "a number") + " from " +
+                                           json(lo).dump() + " to " + json(hi).dump());
+        return;
+      }
+      *field = static_cast<std::remove_pointer_t<decltype(field)>>(v);
+    };
+    number("max_attempts", 1, 100, true, &out->max_attempts);
+    number("initial_delay_ms", 0, 86400000, true, &out->initial_delay_ms);
+    number("multiplier", 1, 10, false, &out->multiplier);
+    number("max_delay_ms", 0, 86400000, true, &out->max_delay_ms);
+    number("jitter", 0, 1, false, &out->jitter);
   }
 
   void BuildDag(Template& t) {
@@ -300,6 +332,15 @@ class Parser {
 };
 
 }  // namespace
+
+int64_t RetryPolicy::DelayMs(int attempt, double unit_random) const {
+  double delay = static_cast<double>(initial_delay_ms);
+  for (int i = 1; i < attempt && delay < static_cast<double>(max_delay_ms); ++i)
+    delay *= multiplier;
+  delay = std::min(delay, static_cast<double>(max_delay_ms));
+  delay *= 1.0 + jitter * (2.0 * unit_random - 1.0);
+  return std::max<int64_t>(0, static_cast<int64_t>(delay));
+}
 
 Result<std::shared_ptr<const Template>> ParseTemplate(const json& doc,
                                                       const TaskTypeChecker& checker,

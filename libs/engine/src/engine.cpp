@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -199,7 +200,17 @@ class Engine::Impl {
     spdlog::info("claimed request (template {}, epoch {}, claim {})", r.template_name, r.epoch,
                  r.claims);
     RequestRun* raw = run.get();
-    runs_[r.id] = std::move(run);
+    auto existing = runs_.find(r.id);
+    if (existing != runs_.end()) {
+      // This engine claimed the request again after its own lease expired (say the
+      // database was away longer than a lease): the older run is stale and gives way.
+      spdlog::warn("re-claimed after its lease expired; epoch {} replaces {}", r.epoch,
+                   existing->second->request().epoch);
+      existing->second = std::move(run);
+      inflight_--;
+    } else {
+      runs_[r.id] = std::move(run);
+    }
     Advance(raw);
   }
 
@@ -235,27 +246,30 @@ class Engine::Impl {
   }
 
   // Queues a task transition; once committed it is applied to the run and the DAG moves.
-  void Commit(RequestRun* run, size_t task, StoreWrite w) {
+  // `retry`: a kWaiting write that waits for a new attempt rather than a recheck.
+  void Commit(RequestRun* run, size_t task, StoreWrite w, bool retry = false) {
     std::string id = run->request().id;
     int64_t epoch = run->request().epoch;
-    committer_.Add({std::move(w), [this, id, epoch, task](bool accepted, const StoreWrite& c) {
-                      RequestRun* run = FindRun(id, epoch);
-                      if (!run) return;
-                      if (!accepted) return LoseRun(id, epoch);
-                      TaskStatus status = TaskStatus::kFailed;
-                      ParseTaskStatus(c.status, &status);
-                      run->Apply(task, status, c.outputs, c.error);
-                      if (status == TaskStatus::kWaiting) {
-                        PostAfter(std::chrono::milliseconds(std::max<int64_t>(c.next_run_in_ms, 0)),
-                                  [this, id, epoch, task] {
-                                    RequestRun* run = FindRun(id, epoch);
-                                    if (!run) return;
-                                    run->MarkRecheckDue(task);
-                                    Advance(run);
-                                  });
-                      }
-                      Advance(run);
-                    }});
+    committer_.Add(
+        {std::move(w), [this, id, epoch, task, retry](bool accepted, const StoreWrite& c) {
+           RequestRun* run = FindRun(id, epoch);
+           if (!run) return;
+           if (!accepted) return LoseRun(id, epoch);
+           TaskStatus status = TaskStatus::kFailed;
+           ParseTaskStatus(c.status, &status);
+           run->Apply(task, status, c.outputs, c.error);
+           if (status == TaskStatus::kWaiting && retry) run->MarkRetry(task);
+           if (status == TaskStatus::kWaiting) {
+             PostAfter(std::chrono::milliseconds(std::max<int64_t>(c.next_run_in_ms, 0)),
+                       [this, id, epoch, task] {
+                         RequestRun* run = FindRun(id, epoch);
+                         if (!run) return;
+                         run->MarkRecheckDue(task);
+                         Advance(run);
+                       });
+           }
+           Advance(run);
+         }});
   }
 
   void Dispatch(RequestRun* run, size_t index, bool recheck) {
@@ -316,6 +330,15 @@ class Engine::Impl {
         spdlog::info("task {} succeeded (attempt {})", spec.id, run->attempts(index));
         break;
       case TaskOutcome::Kind::kFailed:
+        if (outcome.retryable && run->attempts(index) < spec.retry.max_attempts) {
+          w = TaskWrite(*run, index, TaskStatus::kWaiting);
+          w.error = outcome.error.empty() ? "failed" : outcome.error;
+          w.next_run_in_ms = spec.retry.DelayMs(run->attempts(index), unit_(rng_));
+          spdlog::warn("task {} failed (attempt {} of {}), retrying in {} ms: {}", spec.id,
+                       run->attempts(index), spec.retry.max_attempts, w.next_run_in_ms, w.error);
+          Commit(run, index, std::move(w), /*retry=*/true);
+          return;
+        }
         w = TaskWrite(*run, index, TaskStatus::kFailed);
         w.error = outcome.error.empty() ? "failed" : outcome.error;
         w.mark_finished = true;
@@ -354,6 +377,13 @@ class Engine::Impl {
                       }
                       finished_++;
                       DropRun(id);
+                      workers_.Submit([this, id] {
+                        Status s = ExpireRequestState(redis_, id, cfg_.state_retention_s);
+                        if (!s.ok()) {
+                          spdlog::warn("request {}: setting task variables to expire: {}", id,
+                                       s.ToString());
+                        }
+                      });
                     }});
   }
 
@@ -554,6 +584,8 @@ class Engine::Impl {
 
   const Config config_;
   const Config::Engine cfg_;
+  std::mt19937_64 rng_{std::random_device{}()};  // retry jitter; scheduler thread only
+  std::uniform_real_distribution<double> unit_{0.0, 1.0};
   const TaskRegistry& registry_;
   Database& db_;
   Redis& redis_;

@@ -58,9 +58,11 @@ RequestRun::RequestRun(ClaimedRequest request, std::shared_ptr<const Template> t
         if (first_error_.empty()) first_error_ = "task '" + row.task_id + "' failed: " + row.error;
       }
     } else if (s == TaskStatus::kWaiting) {
-      // Interrupted while waiting on an external job: check it again at once.
+      // Interrupted while waiting on an external job or for a retry: go on at once. A
+      // retry wait is recorded with the error of the attempt that failed.
       t.status = TaskStatus::kWaiting;
       t.recheck_due = true;
+      t.retry_next = !row.error.empty();
     } else {
       // Running when the previous owner stopped: invoked again (at least once).
       t.status = TaskStatus::kPending;
@@ -100,7 +102,8 @@ std::vector<RunAction> RequestRun::Advance() {
       if (t.recheck_due) {
         t.busy = true;
         t.recheck_due = false;
-        actions.push_back(RunAction{RunAction::Kind::kDispatch, i, true, {}, {}, {}});
+        actions.push_back(RunAction{RunAction::Kind::kDispatch, i, !t.retry_next, {}, {}, {}});
+        t.retry_next = false;
       }
       continue;
     }
@@ -166,6 +169,8 @@ void RequestRun::Apply(size_t task, TaskStatus status, json outputs, std::string
     first_error_ = "task '" + tmpl_->tasks[task].id + "' failed: " + error;
   }
 }
+
+void RequestRun::MarkRetry(size_t task) { tasks_[task].retry_next = true; }
 
 void RequestRun::MarkRecheckDue(size_t task) {
   TaskState& t = tasks_[task];

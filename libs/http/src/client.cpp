@@ -137,6 +137,17 @@ bool HasLineBreakOrNul(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
+// For quoting caller-supplied text in a message: no control characters, bounded length.
+std::string Printable(std::string_view s) {
+  constexpr size_t kMax = 64;
+  std::string out(s.substr(0, kMax));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
@@ -284,16 +295,20 @@ Result<HttpResponse> HttpCall(const HttpRequest& req, HttpErrorKind* error_kind)
        !EqualsIgnoreCase(std::string_view(req.url).substr(0, scheme_end), "https"))) {
     return fail(HttpErrorKind::kBadUrl, "only http:// and https:// URLs are allowed");
   }
+  if (HasLineBreakOrNul(req.url)) {
+    return fail(HttpErrorKind::kBadUrl, "the URL contains a line break or NUL");
+  }
   if (!IsToken(req.method)) {
-    return fail(HttpErrorKind::kBadUrl, "invalid HTTP method '" + DisplayUrl(req.method) + "'");
+    return fail(HttpErrorKind::kBadUrl, "invalid HTTP method '" + Printable(req.method) + "'");
   }
   const std::string method = ToUpper(req.method);
   for (const auto& [name, value] : req.headers) {
     if (!IsToken(name)) {
-      return fail(HttpErrorKind::kBadUrl, "invalid header name '" + DisplayUrl(name) + "'");
+      return fail(HttpErrorKind::kBadUrl, "invalid header name '" + Printable(name) + "'");
     }
     if (HasLineBreakOrNul(value)) {
-      return fail(HttpErrorKind::kBadUrl, "header '" + name + "' has a line break in its value");
+      return fail(HttpErrorKind::kBadUrl,
+                  "header '" + name + "' has a line break or NUL in its value");
     }
   }
   if (req.connect_timeout_ms <= 0 || req.timeout_ms <= 0) {

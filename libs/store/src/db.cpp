@@ -8,8 +8,8 @@ struct Database::Slot {
   std::unique_ptr<pqxx::connection> conn;
 };
 
-Database::Database(std::string url, size_t pool_size, Prepare prepare)
-    : url_(std::move(url)), prepare_(std::move(prepare)) {
+Database::Database(std::string url, size_t pool_size, std::string on_connect_sql)
+    : url_(std::move(url)), on_connect_sql_(std::move(on_connect_sql)) {
   for (size_t i = 0; i < std::max<size_t>(pool_size, 1); ++i) {
     free_.push_back(std::make_unique<Slot>());
   }
@@ -30,7 +30,10 @@ Status Database::Run(const std::function<void(pqxx::connection_base&)>& fn) {
     if (!slot->conn || !slot->conn->is_open()) {
       slot->conn.reset();
       auto conn = std::make_unique<pqxx::connection>(url_);
-      if (prepare_) prepare_(*conn);
+      if (!on_connect_sql_.empty()) {
+        pqxx::nontransaction tx(*conn);
+        tx.exec(on_connect_sql_);
+      }
       slot->conn = std::move(conn);
     }
     fn(*slot->conn);

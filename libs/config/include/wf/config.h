@@ -37,6 +37,7 @@ struct Config {
     int commit_batch = 512;   // task transitions per group commit
     int committers = 2;       // database connections that commit transitions
     int shutdown_grace_ms = 20000;
+    int state_retention_s = 7 * 24 * 3600;  // task variables kept after the request ends
     int max_claims = 10;  // unclean claims before a request is quarantined as failed
   } engine;
 };

@@ -56,6 +56,8 @@ class RequestRun {
   // calls Recheck (through Advance on a timer) — see MarkRecheckDue().
   void Apply(size_t task, TaskStatus status, json outputs, std::string error);
   void MarkRecheckDue(size_t task);
+  // The committed kWaiting of `task` waits for a retry (a new attempt), not a recheck.
+  void MarkRetry(size_t task);
 
   // Params of `task` with expressions resolved against data, request and upstream tasks.
   Result<json> ResolveParams(size_t task) const;
@@ -71,6 +73,7 @@ class RequestRun {
     int attempts = 0;
     bool busy = false;           // a dispatch, skip or write is in flight
     bool recheck_due = false;    // a waiting task whose recheck time has come
+    bool retry_next = false;     // the wait ends in a new attempt rather than a recheck
     json view = json::object();  // {"status", "outputs", "error", "attempts"}
   };
   ExpressionScope Scope() const;

@@ -44,7 +44,7 @@ enum class HttpErrorKind {
   kConnect,   // could not resolve, connect or keep the connection (kUnavailable)
   kTimeout,   // connect or total timeout (kDeadlineExceeded)
   kTooLarge,  // the response exceeded max_response_bytes (kInternal)
-  kBadUrl,    // malformed URL, unsupported scheme, bad method or header (kInvalidArgument)
+  kBadUrl,    // bad URL or scheme, malformed method, header or timeout (kInvalidArgument)
   kOther,     // TLS verification, too many redirects, ... (kInternal)
 };
 

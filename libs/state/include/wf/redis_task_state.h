@@ -1,8 +1,11 @@
 // Task variables kept in Redis: one hash per task run, key "wf:state:<request>:<task>",
-// a field per variable holding its JSON text. Set() returns once Redis has the value.
-// One instance serves one task invocation (not thread-safe); the Redis pool it uses is.
+// a field per variable holding its JSON text, and a set "wf:state-tasks:<request>" of the
+// tasks that have variables. Set() returns once Redis has the value. Nothing touches
+// Redis until the task uses its state. One instance serves one task invocation (not
+// thread-safe); the Redis pool it uses is.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "wf/redis.h"
@@ -23,10 +26,19 @@ class RedisTaskState : public TaskState {
   Result<json> All();
 
   static std::string Key(const std::string& request_id, const std::string& task_id);
+  static std::string IndexKey(const std::string& request_id);
 
  private:
   Redis& redis_;
   std::string key_;
+  std::string index_key_;
+  std::string task_id_;
 };
+
+// Every task's variables of a request, by task id (for inspection).
+Result<std::map<std::string, json>> LoadRequestState(Redis& redis, const std::string& request_id);
+
+// Sets the variables of a finished request to expire after `seconds`.
+Status ExpireRequestState(Redis& redis, const std::string& request_id, int seconds);
 
 }  // namespace wf

@@ -23,11 +23,9 @@ namespace wf {
 
 class Database {
  public:
-  using Prepare = std::function<void(pqxx::connection_base&)>;
-
-  // Does not connect yet; connections open on first use. `prepare` runs on every new
-  // connection (to declare prepared statements).
-  Database(std::string url, size_t pool_size, Prepare prepare = {});
+  // Does not connect yet; connections open on first use. `on_connect_sql` runs on every
+  // new connection (session settings such as timeouts).
+  Database(std::string url, size_t pool_size, std::string on_connect_sql = {});
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -42,7 +40,7 @@ class Database {
  private:
   struct Slot;
   std::string url_;
-  Prepare prepare_;
+  std::string on_connect_sql_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Slot>> free_;

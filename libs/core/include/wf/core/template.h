@@ -20,12 +20,27 @@
 
 namespace wf {
 
+// How a task's retryable failures are tried again. The delay before attempt n+1 is
+// initial_delay_ms * multiplier^(n-1), capped at max_delay_ms, then spread by +/- jitter
+// (a fraction). max_attempts counts the first attempt: 1 means no retry.
+struct RetryPolicy {
+  int max_attempts = 1;
+  int64_t initial_delay_ms = 1000;
+  double multiplier = 2.0;
+  int64_t max_delay_ms = 60000;
+  double jitter = 0.2;
+
+  // Delay before the attempt after `attempt` (1-based), with `unit_random` in [0, 1).
+  int64_t DelayMs(int attempt, double unit_random) const;
+};
+
 struct TaskSpec {
   std::string id;
   std::string type;
   json params = json::object();
   std::vector<std::string> depends_on;
   std::string description;
+  RetryPolicy retry;
   std::string json_path;  // where this task stands in the template, e.g. "/tasks/2"
 };
 
