@@ -51,7 +51,11 @@ Status ParseOne(std::string_view inner, const std::string& json_path, Reference*
   }
   ref->root = segments.front();
   ref->path.assign(segments.begin() + 1, segments.end());
-  if (ref->root == "data") return Status::Ok();
+  if (ref->root == "data" || ref->root == "item") return Status::Ok();
+  if (ref->root == "index") {
+    if (!ref->path.empty()) return bad("index has no fields");
+    return Status::Ok();
+  }
   if (ref->root == "request") {
     if (ref->path.size() != 1 ||
         (ref->path[0] != "id" && ref->path[0] != "trace_id" && ref->path[0] != "template")) {
@@ -69,7 +73,7 @@ Status ParseOne(std::string_view inner, const std::string& json_path, Reference*
     if (field != "outputs") return bad("tasks.<id> has outputs, status, error and attempts");
     return Status::Ok();
   }
-  return bad("unknown root '" + ref->root + "' (expected data, tasks or request)");
+  return bad("unknown root '" + ref->root + "' (expected data, tasks, request, item or index)");
 }
 
 // Walks `path` from `node`; on a miss, says which segment was missing.
@@ -105,6 +109,14 @@ Result<const json*> Lookup(const Reference& ref, const ExpressionScope& scope,
   if (ref.root == "data") {
     if (!scope.data) return Status::Invalid("expression ${" + ref.text + "}: no data", json_path);
     return Walk(scope.data, ref.path, 0, ref, json_path);
+  }
+  if (ref.root == "item" || ref.root == "index") {
+    const json* base = ref.root == "item" ? scope.item : scope.index;
+    if (!base) {
+      return Status::Invalid("expression ${" + ref.text + "}: only inside a for_each task",
+                             json_path);
+    }
+    return Walk(base, ref.path, 0, ref, json_path);
   }
   if (ref.root == "request") {
     if (!scope.request) {

@@ -20,7 +20,9 @@ struct HttpRequest {
   std::string method = "GET";  // case-insensitive, sent upper case; HEAD reads no body
   std::string url;             // http:// or https:// only
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // sent when non-empty (POST always sends it, even empty)
+  // GET sends a body only when non-empty; other methods but HEAD always send one (an empty
+  // body as "Content-Length: 0").
+  std::string body;
   long connect_timeout_ms = 5000;
   long timeout_ms = 30000;               // the whole exchange, connect included
   size_t max_response_bytes = 10 << 20;  // a longer body fails the call

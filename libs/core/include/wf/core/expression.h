@@ -1,5 +1,6 @@
 // Expressions inside template values: `${data.x.y}`, `${tasks.<id>.outputs.z}`,
-// `${tasks.<id>.status}`, `${request.id}`, `${request.trace_id}`.
+// `${tasks.<id>.status}`, `${request.id}`, `${request.trace_id}`, and inside a for_each
+// task `${item...}` and `${index}`.
 //
 // A string that is exactly one expression resolves to the referenced JSON value with its
 // type kept; an expression inside a longer string is interpolated as text (strings as is,
@@ -45,6 +46,8 @@ Status CollectReferences(const json& value, const std::string& json_path,
 struct ExpressionScope {
   const json* data = nullptr;
   const json* request = nullptr;
+  const json* item = nullptr;   // the current element inside a for_each task
+  const json* index = nullptr;  // its position
   std::function<const json*(const std::string& task_id)> task;
 };
 
