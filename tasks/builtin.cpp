@@ -6,6 +6,7 @@ void RegisterBuiltinTasks(TaskRegistry* registry) {
   registry->Register("noop", MakeNoopTask());
   registry->Register("http", MakeHttpTask());
   registry->Register("rest_job", MakeRestJobTask());
+  registry->Register("set", MakeSetTask());
 }
 
 }  // namespace wf

@@ -3,6 +3,7 @@
 //   noop  succeeds at once; copies its `outputs` param (if any) to the task outputs.
 //   http  one REST call over HTTP(S); see http.cpp for the params.
 //   rest_job  create a long job over REST once, then poll it (see rest_job.cpp).
+//   set   every param, resolved, becomes an output (no side effect).
 //
 // The modules keep no state and are thread-safe, as the Task interface requires.
 // RegisterBuiltinTasks() mutates the registry: call it at start-up, before the registry is
@@ -18,8 +19,10 @@ namespace wf {
 std::unique_ptr<Task> MakeNoopTask();
 std::unique_ptr<Task> MakeHttpTask();
 std::unique_ptr<Task> MakeRestJobTask();
+std::unique_ptr<Task> MakeSetTask();
 
-// Registers "noop", "http" and "rest_job".
+// Registers "noop", "set", "http" and "rest_job". ("workflow" needs the store and the
+// catalog: see wf/workflow_task.h.)
 void RegisterBuiltinTasks(TaskRegistry* registry);
 
 }  // namespace wf

@@ -11,6 +11,7 @@
 #include "wf/redis.h"
 #include "wf/service.h"
 #include "wf/template_catalog.h"
+#include "wf/workflow_task.h"
 
 int main(int argc, char** argv) {
   wf::ServiceInit init = wf::InitService("wf-api", argc, argv);
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
   }
   wf::Redis redis(config.redis_url, 4);
   wf::TemplateCatalog catalog(config.templates_dir, registry.Checker());
+  wf::RequestStore store(db);
+  wf::RegisterWorkflowTask(&registry, store, catalog);  // so templates may use it
+  catalog.Refresh();
   wf::ApiServer server(config, db, redis, catalog);
   if (!server.Bind()) return 1;
 

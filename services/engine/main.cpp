@@ -9,6 +9,8 @@
 #include "wf/presence.h"
 #include "wf/redis.h"
 #include "wf/service.h"
+#include "wf/template_catalog.h"
+#include "wf/workflow_task.h"
 
 int main(int argc, char** argv) {
   wf::ServiceInit init = wf::InitService("wf-engine", argc, argv);
@@ -30,6 +32,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   wf::Redis redis(config.redis_url, config.engine.workers + 2);
+  // Child workflows find their templates in the folder; everything else runs with the
+  // template version pinned in the database.
+  wf::TemplateCatalog catalog(config.templates_dir, registry.Checker());
+  wf::RequestStore store(db);
+  wf::RegisterWorkflowTask(&registry, store, catalog);
+  catalog.Refresh();
   wf::Engine engine(config, registry, db, redis);
   wf::Presence presence(redis, "engine", engine.id(), wf::Version(), [&] {
     wf::EngineStats s = engine.Stats();

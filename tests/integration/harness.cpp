@@ -345,6 +345,7 @@ std::string PrivateServer::url() const {
 
 TestHttpServer::TestHttpServer() {
   server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
+  server_.set_tcp_nodelay(true);  // no Nagle delay on small answers
 }
 
 void TestHttpServer::Start() {

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """A stand-in for a slow external job API, used by tests/soak/soak.sh.
 
-    python3 tests/soak/job_server.py PORT
+    python3 tests/soak/job_server.py PORT [MIN_S MAX_S]
 
 Listens on 127.0.0.1:PORT (standard library only):
 
-  POST /jobs        create a job that finishes 0.5-3 s later; 201 {"id": "job-<n>"}.
+  POST /jobs        create a job that finishes after a random MIN_S-MAX_S seconds
+                    (default 0.5-3); 201 {"id": "job-<n>"}.
                     The Idempotency-Key header is recorded: a key seen before counts
                     as a duplicate create and gets the job it created the first time,
                     as a real idempotent API would answer.
@@ -26,12 +27,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MIN_JOB_S = 0.5
-MAX_JOB_S = 3.0
+DEFAULT_MIN_S = 0.5
+DEFAULT_MAX_S = 3.0
 
 
 class Jobs:
-    def __init__(self):
+    def __init__(self, min_s=DEFAULT_MIN_S, max_s=DEFAULT_MAX_S):
+        self.min_s = min_s
+        self.max_s = max_s
         self.lock = threading.Lock()
         self.next_n = 0
         self.jobs = {}  # id -> {"key", "created", "done_at"}
@@ -55,7 +58,7 @@ class Jobs:
             self.jobs[job_id] = {
                 "key": key or "",
                 "created": now,
-                "done_at": now + random.uniform(MIN_JOB_S, MAX_JOB_S),
+                "done_at": now + random.uniform(self.min_s, self.max_s),
             }
             if key:
                 self.by_key[key] = job_id
@@ -87,7 +90,7 @@ class Jobs:
             }
 
 
-JOBS = Jobs()
+JOBS = Jobs()  # replaced in main() when durations are given
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -147,12 +150,23 @@ class Server(ThreadingHTTPServer):
 
 
 def main():
-    if len(sys.argv) != 2 or not sys.argv[1].isdigit():
-        sys.stderr.write("usage: job_server.py PORT\n")
+    global JOBS
+    args = sys.argv[1:]
+    try:
+        if len(args) not in (1, 3) or not args[0].isdigit():
+            raise ValueError
+        port = int(args[0])
+        min_s, max_s = (float(args[1]), float(args[2])) if len(args) == 3 else (
+            DEFAULT_MIN_S, DEFAULT_MAX_S)
+        if not 0 <= min_s <= max_s:
+            raise ValueError
+    except ValueError:
+        sys.stderr.write("usage: job_server.py PORT [MIN_S MAX_S]\n")
         return 2
-    port = int(sys.argv[1])
+    JOBS = Jobs(min_s, max_s)
     server = Server(("127.0.0.1", port), Handler)
-    sys.stderr.write("job server listening on 127.0.0.1:%d\n" % port)
+    sys.stderr.write(
+        "job server listening on 127.0.0.1:%d (jobs take %.1f-%.1f s)\n" % (port, min_s, max_s))
     sys.stderr.flush()
     try:
         server.serve_forever()

@@ -32,7 +32,13 @@
 #   SOAK_ENGINES [3]             number of engines
 #   SOAK_MAX_CLAIMS [100]        WF_ENGINE_MAX_CLAIMS for the engines (1-1000); the
 #                                default 10 would quarantine requests by design
-#   SOAK_BATCH [25]              concurrent submissions per batch
+#   SOAK_BATCH [8]               submissions in flight at once; keep it below the API's
+#                                api.threads (16): more idle keep-alive connections than
+#                                threads stall the API for its keep-alive timeout (5 s)
+#   SOAK_RATE [0]                submissions per second; 0: as fast as possible. A rate
+#                                spreads the load (and the requests in flight) over the
+#                                kill phase, e.g. SOAK_RATE=4 for 1000 requests in 300 s
+#   SOAK_JOB_MIN_S [0.5], SOAK_JOB_MAX_S [3]  how long a job of the job server takes
 #   SOAK_LOG_LEVEL [info]        WF_LOG_LEVEL for the services
 #   SOAK_KEEP [0]                1: keep the database and Redis data even after a pass
 #   SOAK_TMP [/tmp]              parent of the temp dir (must be traversable by `postgres`)
@@ -64,7 +70,10 @@ BUILD_DIR="${WF_BUILD_DIR:-${REPO}/build}"
 SETTLE_S="${SOAK_SETTLE_S:-120}"
 ENGINES="${SOAK_ENGINES:-3}"
 MAX_CLAIMS="${SOAK_MAX_CLAIMS:-100}"
-BATCH="${SOAK_BATCH:-25}"
+BATCH="${SOAK_BATCH:-8}"
+RATE="${SOAK_RATE:-0}"
+JOB_MIN_S="${SOAK_JOB_MIN_S:-0.5}"
+JOB_MAX_S="${SOAK_JOB_MAX_S:-3}"
 LOG_LEVEL="${SOAK_LOG_LEVEL:-info}"
 KEEP="${SOAK_KEEP:-0}"
 LEASE_MS=3000
@@ -74,10 +83,13 @@ ENGINE_BIN="${BUILD_DIR}/services/engine/wf-engine"
 PYTHON="$(command -v python3 || true)"
 [[ -x /usr/bin/python3 ]] && PYTHON=/usr/bin/python3
 
-for v in SETTLE_S ENGINES MAX_CLAIMS BATCH; do
+for v in SETTLE_S ENGINES MAX_CLAIMS BATCH RATE; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "${v} must be a number" >&2; exit 2; }
 done
 ((ENGINES >= 1 && BATCH >= 1)) || { echo "SOAK_ENGINES and SOAK_BATCH must be >= 1" >&2; exit 2; }
+for v in JOB_MIN_S JOB_MAX_S; do
+  [[ "${!v}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "SOAK_${v} must be a number of seconds" >&2; exit 2; }
+done
 
 START_SECONDS=${SECONDS}
 
@@ -118,7 +130,14 @@ TPL_DIR="${SOAK_DIR}/templates"
 OUT_DIR="${SOAK_DIR}/out"
 REPORT="${SOAK_DIR}/report.txt"
 KILL_LOG="${SOAK_DIR}/kills.log"
-mkdir -p "${RUN_DIR}" "${LOG_DIR}" "${TPL_DIR}" "${OUT_DIR}/submit" "${OUT_DIR}/final"
+mkdir -p "${RUN_DIR}" "${LOG_DIR}" "${TPL_DIR}" "${OUT_DIR}/submit" "${OUT_DIR}/final" "${SOAK_DIR}/bin"
+
+# Run copies of the binaries, so that a rebuild during the soak changes nothing and every
+# engine restart runs the same build.
+cp "${API_BIN}" "${ENGINE_BIN}" "${SOAK_DIR}/bin/" || { echo "cannot copy the binaries" >&2; exit 2; }
+say "binaries: $(stat -c '%n built %y' "${ENGINE_BIN}" | cut -d. -f1)"
+API_BIN="${SOAK_DIR}/bin/wf-api"
+ENGINE_BIN="${SOAK_DIR}/bin/wf-engine"
 
 # ---------------------------------------------------------------------------
 # Cleanup: stop exactly what this script started, by pid file
@@ -188,7 +207,8 @@ wf_pg_start "${PG_DIR}" "${PG_PORT}" || setup_fail "PostgreSQL did not start"
 wf_redis_start "${REDIS_DIR}" "${REDIS_PORT}" || setup_fail "Redis did not start"
 
 wf_start_bg "${RUN_DIR}/jobs.pid" "${LOG_DIR}/job_server.log" \
-  "${PYTHON}" "${SCRIPT_DIR}/job_server.py" "${JOB_PORT}" || setup_fail "job server did not start"
+  "${PYTHON}" "${SCRIPT_DIR}/job_server.py" "${JOB_PORT}" "${JOB_MIN_S}" "${JOB_MAX_S}" ||
+  setup_fail "job server did not start"
 wf_wait_http "${JOBS}/stats" 20 "${RUN_DIR}/jobs.pid" || setup_fail "job server not answering"
 
 cat >"${TPL_DIR}/soak.json" <<EOF
@@ -355,9 +375,9 @@ KILLS=0
 PHASE_START=${SECONDS}
 DEADLINE=$((PHASE_START + DURATION_S))
 
-# Submissions go out in chunks of (at most) 100, each chunk through one curl process
-# running SOAK_BATCH transfers at a time. Per transfer: the body to submit/<i>.json and a
-# line "<http code> <i>" in submit/codes.
+# Submissions go out in chunks (of SOAK_RATE, or 100 when not paced), each chunk through
+# one curl process running SOAK_BATCH transfers at a time. Per transfer: the answer in
+# submit/<i>.json and a line "<http code> <i>" in submit/codes.
 submit_chunk() {
   local from="$1" to="$2" i cfg="${OUT_DIR}/submit/chunk.curl"
   : >"${cfg}"
@@ -376,13 +396,25 @@ submit_chunk() {
   curl --parallel --parallel-max "${BATCH}" -K "${cfg}" >>"${OUT_DIR}/submit/codes" 2>/dev/null
 }
 
-# submit_all: every submission, chunk after chunk (run in the background).
+# now_ms: wall clock in milliseconds.
+now_ms() { local t="${EPOCHREALTIME//[.,]/}"; echo $((10#${t} / 1000)); }
+
+# submit_all: every submission, chunk after chunk (run in the background). With
+# SOAK_RATE, chunk k starts k seconds after the first one.
 submit_all() {
-  local i last
-  for ((i = 1; i <= N_REQUESTS; i += 100)); do
-    last=$((i + 99 < N_REQUESTS ? i + 99 : N_REQUESTS))
+  local i last size=100 k=0 start wait_ms reported=0
+  ((RATE > 0)) && size=${RATE}
+  start="$(now_ms)"
+  for ((i = 1; i <= N_REQUESTS; i += size)); do
+    if ((RATE > 0)); then
+      wait_ms=$((start + k * 1000 - $(now_ms)))
+      ((wait_ms > 0)) && sleep_ms "${wait_ms}"
+      k=$((k + 1))
+    fi
+    last=$((i + size - 1 < N_REQUESTS ? i + size - 1 : N_REQUESTS))
     submit_chunk "${i}" "${last}"
-    if ((last % 200 == 0 || last == N_REQUESTS)); then
+    if ((last / 200 > reported || last == N_REQUESTS)); then
+      reported=$((last / 200))
       say "submitted ${last}/${N_REQUESTS}"
     fi
   done
@@ -418,7 +450,7 @@ collect_submissions() {
     warn "submission ${i} failed: HTTP ${codes[${i}]:-none} $(head -c 300 "${OUT_DIR}/submit/${i}.json" 2>/dev/null)"
   done
   SUBMIT_DONE=1
-  say "submitted ${SUBMITTED} requests (${SUBMIT_ERRORS} submissions failed) in $((SECONDS - PHASE_START))s"
+  say "submissions done: ${SUBMITTED} accepted, ${SUBMIT_ERRORS} failed"
 }
 
 # maybe_collect: collect the submissions once the submitter has finished.
@@ -433,7 +465,13 @@ all_done() { ((SUBMIT_DONE)) && [[ "${OUTSTANDING}" == 0 ]]; }
 
 # Engines are killed while the submissions go out too: requests are in flight from the
 # first submission on.
-say "submitting ${N_REQUESTS} requests (${BATCH} at a time) in the background"
+if ((RATE > 0)); then
+  say "submitting ${N_REQUESTS} requests in the background, ${RATE}/s (${BATCH} at a time)"
+  ((N_REQUESTS / RATE > DURATION_S)) &&
+    warn "at ${RATE}/s the submissions take longer than the ${DURATION_S}s kill phase"
+else
+  say "submitting ${N_REQUESTS} requests in the background (${BATCH} at a time)"
+fi
 : >"${OUT_DIR}/submit/codes"
 submit_all &
 SUBMIT_PID=$!
@@ -586,6 +624,11 @@ DB_TOTAL="$(wf_psql "${PG_PORT}" -d wf -tAc "SELECT count(*) FROM requests" 2>/d
 ENGINE_LOGS=("${LOG_DIR}"/engine-*.log)
 LOG_ERRORS="$(cat "${ENGINE_LOGS[@]}" 2>/dev/null | grep -c -E ' (error|critical) ' || true)"
 LOG_WARNINGS="$(cat "${ENGINE_LOGS[@]}" 2>/dev/null | grep -c -E ' warning ' || true)"
+# Signs of trouble that do not fail the soak by themselves: leases a live engine lost,
+# failed lease renewals, and deadlocks in PostgreSQL.
+LEASES_LOST="$(cat "${ENGINE_LOGS[@]}" 2>/dev/null | grep -c 'lease lost' || true)"
+RENEW_FAILURES="$(cat "${ENGINE_LOGS[@]}" 2>/dev/null | grep -c -E 'renewing .* failed' || true)"
+PG_DEADLOCKS="$(grep -c 'deadlock detected' "${PG_DIR}/postgresql.log" 2>/dev/null || true)"
 WALL_S=$((SECONDS - START_SECONDS))
 
 # ---------------------------------------------------------------------------
@@ -628,6 +671,7 @@ mapfile -t DUP_IDS < <(jq -r '.duplicate_keys // {} | keys[] | split("/")[0]' <<
   echo
   echo "==================== soak summary ===================="
   printf '%-22s %s\n' \
+    "settings" "${ENGINES} engines, lease ${LEASE_MS} ms, poll ${POLL_MS} ms, max_claims ${MAX_CLAIMS}, batch ${BATCH}, rate ${RATE}/s, jobs ${JOB_MIN_S}-${JOB_MAX_S} s" \
     "requested" "${N_REQUESTS}" \
     "submitted" "${SUBMITTED} (failed submissions: ${SUBMIT_ERRORS})" \
     "succeeded" "${SUCCEEDED}" \
@@ -641,6 +685,7 @@ mapfile -t DUP_IDS < <(jq -r '.duplicate_keys // {} | keys[] | split("/")[0]' <<
     "re-claimed requests" "${RECLAIMED} (max claims: ${MAX_CLAIMS_SEEN}, max job attempts: ${MAX_JOB_ATTEMPTS})" \
     "database" "${DB_TOTAL} requests: ${DB_COUNTS}" \
     "engine log" "${LOG_ERRORS} error lines, ${LOG_WARNINGS} warning lines" \
+    "lease trouble" "${LEASES_LOST} leases lost, ${RENEW_FAILURES} failed renewals, ${PG_DEADLOCKS:-?} PostgreSQL deadlocks" \
     "kill phase" "${KILL_PHASE_S}s" \
     "wall time" "${WALL_S}s" \
     "files" "${SOAK_DIR} (report.txt, kills.log, logs/, out/requests.tsv)"
@@ -649,6 +694,18 @@ mapfile -t DUP_IDS < <(jq -r '.duplicate_keys // {} | keys[] | split("/")[0]' <<
   details "LOST" "${LOST_IDS[@]}"
   details "BAD OUTPUT" "${BAD_IDS[@]}"
   details "DUPLICATED CREATE" "${DUP_IDS[@]}"
+  if ((LOG_ERRORS + LOG_WARNINGS > 0)); then
+    echo
+    echo "=== engine warnings and errors (first 20; timestamps and ids stripped, counted)"
+    cat "${ENGINE_LOGS[@]}" 2>/dev/null | grep -E ' (warning|error|critical) ' |
+      sed -E 's/^[^ ]+ //; s/\[[^]]*\] //; s/[0-9a-f]{8}-[0-9a-f-]{27}/<id>/g; s/[0-9]+/N/g' |
+      sort | uniq -c | sort -rn | head -n 20
+  fi
+  if ((PG_DEADLOCKS > 0)); then
+    echo
+    echo "=== first PostgreSQL deadlock (${PG_DIR}/postgresql.log)"
+    grep -m1 -A4 'deadlock detected' "${PG_DIR}/postgresql.log" | cut -c1-400
+  fi
 } | tee "${REPORT}"
 
 if [[ "${SUBMIT_ERRORS}" == 0 && "${LOST}" == 0 && "${UNREADABLE}" == 0 && "${STUCK}" == 0 &&
@@ -670,6 +727,8 @@ JSON="$(jq -nc \
   --argjson reclaimed "${RECLAIMED}" --argjson max_claims "${MAX_CLAIMS_SEEN}" \
   --argjson max_job_attempts "${MAX_JOB_ATTEMPTS}" \
   --argjson engine_log_errors "${LOG_ERRORS}" \
+  --argjson leases_lost "${LEASES_LOST}" --argjson renew_failures "${RENEW_FAILURES}" \
+  --arg pg_deadlocks "${PG_DEADLOCKS}" \
   --argjson kill_phase_s "${KILL_PHASE_S}" --argjson wall_s "${WALL_S}" \
   --arg job_creates "${JOB_CREATES}" --arg job_keys "${JOB_KEYS}" \
   '{result: $result, requested: $requested, submitted: $submitted,
@@ -680,7 +739,9 @@ JSON="$(jq -nc \
     job_creates: ($job_creates | tonumber? // null), job_keys: ($job_keys | tonumber? // null),
     kills: $kills, unexpected_exits: $unexpected_exits, reclaimed: $reclaimed,
     max_claims: $max_claims, max_job_attempts: $max_job_attempts,
-    engine_log_errors: $engine_log_errors, kill_phase_s: $kill_phase_s, wall_s: $wall_s,
+    engine_log_errors: $engine_log_errors, leases_lost: $leases_lost,
+    renew_failures: $renew_failures, pg_deadlocks: ($pg_deadlocks | tonumber? // null),
+    kill_phase_s: $kill_phase_s, wall_s: $wall_s,
     dir: $dir}')"
 echo "${JSON}" >"${SOAK_DIR}/summary.json"
 echo

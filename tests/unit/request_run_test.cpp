@@ -52,7 +52,7 @@ std::vector<std::string> TasksOf(const RequestRun& run, const std::vector<RunAct
                                  Kind kind) {
   std::vector<std::string> out;
   for (const auto& a : actions) {
-    if (a.kind == kind) out.push_back(run.tmpl().tasks[a.task].id);
+    if (a.kind == kind) out.push_back(run.tmpl().tasks[a.node].id);
   }
   return out;
 }
@@ -118,7 +118,7 @@ TEST(RequestRunTest, FirstAdvanceDispatchesOnlyRoots) {
   EXPECT_EQ(TasksOf(run, actions, Kind::kDispatch), (std::vector<std::string>{"a", "c"}));
   EXPECT_EQ(actions.size(), 2u);
   for (const auto& a : actions) EXPECT_FALSE(a.recheck);
-  EXPECT_EQ(run.busy_tasks(), 2);
+  EXPECT_EQ(run.busy_nodes(), 2);
   // Dispatched tasks are busy: asking again yields nothing new and no finish.
   EXPECT_TRUE(run.Advance().empty());
   EXPECT_FALSE(run.finishing());
@@ -145,7 +145,7 @@ TEST(RequestRunTest, DiamondRunsToSuccess) {
   EXPECT_TRUE(run.Advance().empty());
   run.Apply(a, TaskStatus::kSucceeded, {{"v", 7}}, "");
   EXPECT_EQ(run.status(a), TaskStatus::kSucceeded);
-  EXPECT_EQ(run.busy_tasks(), 0);
+  EXPECT_EQ(run.busy_nodes(), 0);
 
   actions = run.Advance();
   EXPECT_EQ(TasksOf(run, actions, Kind::kDispatch), (std::vector<std::string>{"b", "c"}));
@@ -217,12 +217,12 @@ TEST(RequestRunTest, FailureSkipsRemainingTasksAndAwaitsRunningOnes) {
   EXPECT_TRUE(TasksOf(run, actions, Kind::kDispatch).empty());
   EXPECT_EQ(TasksOf(run, actions, Kind::kSkip), (std::vector<std::string>{"c", "d", "e"}));
   EXPECT_EQ(FindFinish(actions), nullptr);
-  for (const auto& act : actions) run.Apply(act.task, TaskStatus::kSkipped, nullptr, "");
+  for (const auto& act : actions) run.Apply(act.node, TaskStatus::kSkipped, nullptr, "");
 
   // b is still running: no finish yet.
   EXPECT_TRUE(run.Advance().empty());
   EXPECT_FALSE(run.finishing());
-  EXPECT_EQ(run.busy_tasks(), 1);
+  EXPECT_EQ(run.busy_nodes(), 1);
 
   run.Apply(b, TaskStatus::kSucceeded, {{"ok", 1}}, "");
   actions = run.Advance();
@@ -268,7 +268,7 @@ TEST(RequestRunTest, WaitingTaskIsRecheckedWithoutANewAttempt) {
   EXPECT_EQ(run.StartAttempt(w, false), 1);
   run.Apply(w, TaskStatus::kWaiting, nullptr, "");
   EXPECT_EQ(run.status(w), TaskStatus::kWaiting);
-  EXPECT_EQ(run.busy_tasks(), 1);
+  EXPECT_EQ(run.busy_nodes(), 1);
   EXPECT_TRUE(run.Advance().empty());
   EXPECT_TRUE(run.Advance().empty());
 
@@ -276,7 +276,7 @@ TEST(RequestRunTest, WaitingTaskIsRecheckedWithoutANewAttempt) {
   actions = run.Advance();
   ASSERT_EQ(actions.size(), 1u);
   EXPECT_EQ(actions[0].kind, Kind::kDispatch);
-  EXPECT_EQ(actions[0].task, w);
+  EXPECT_EQ(actions[0].node, w);
   EXPECT_TRUE(actions[0].recheck);
   // The recheck is dispatched once.
   EXPECT_TRUE(run.Advance().empty());
@@ -308,7 +308,7 @@ TEST(RequestRunTest, MarkRecheckDueIgnoresTasksThatAreNotWaiting) {
   run.StartAttempt(0, false);
   run.MarkRecheckDue(0);  // running, not waiting
   EXPECT_TRUE(run.Advance().empty());
-  EXPECT_EQ(run.busy_tasks(), 1);
+  EXPECT_EQ(run.busy_nodes(), 1);
 }
 
 TEST(RequestRunTest, RetryAttemptsCount) {
@@ -339,10 +339,10 @@ TEST(RequestRunTest, ResumesFromPriorRows) {
   auto actions = run.Advance();
   ASSERT_EQ(actions.size(), 2u);
   EXPECT_EQ(actions[0].kind, Kind::kDispatch);
-  EXPECT_EQ(actions[0].task, b);
+  EXPECT_EQ(actions[0].node, b);
   EXPECT_FALSE(actions[0].recheck);
   EXPECT_EQ(actions[1].kind, Kind::kDispatch);
-  EXPECT_EQ(actions[1].task, c);
+  EXPECT_EQ(actions[1].node, c);
   EXPECT_TRUE(actions[1].recheck);
 
   // The interrupted attempt of b is run again as a new attempt; c keeps its attempt.
@@ -395,7 +395,7 @@ TEST(RequestRunTest, PriorFailedRowFailsTheRun) {
   EXPECT_TRUE(TasksOf(run, actions, Kind::kDispatch).empty());
   EXPECT_EQ(TasksOf(run, actions, Kind::kSkip), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(FindFinish(actions), nullptr);
-  for (const auto& act : actions) run.Apply(act.task, TaskStatus::kSkipped, nullptr, "");
+  for (const auto& act : actions) run.Apply(act.node, TaskStatus::kSkipped, nullptr, "");
   actions = run.Advance();
   const RunAction* finish = FindFinish(actions);
   ASSERT_NE(finish, nullptr);
@@ -413,7 +413,7 @@ TEST(RequestRunTest, PriorSkippedDependencySkipsDependents) {
   auto actions = run.Advance();
   ASSERT_EQ(actions.size(), 1u);
   EXPECT_EQ(actions[0].kind, Kind::kSkip);
-  EXPECT_EQ(actions[0].task, 1u);
+  EXPECT_EQ(actions[0].node, 1u);
 }
 
 TEST(RequestRunTest, ResolveParamsReportsMissingUpstreamOutput) {

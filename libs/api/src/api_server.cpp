@@ -42,6 +42,22 @@ void StoreError(httplib::Response& res, const Status& s) {
   }
 }
 
+// Reads a JSON body into `out`. Otherwise answers 415 (the Content-Type is not JSON) or
+// 400 invalid_json and returns false.
+bool ReadJsonBody(const httplib::Request& req, httplib::Response& res, json* out) {
+  if (req.get_header_value("Content-Type").rfind(kJson, 0) != 0) {
+    Error(res, 415, "unsupported_media_type", "Content-Type must be application/json");
+    return false;
+  }
+  try {
+    *out = json::parse(req.body);
+  } catch (const json::exception& e) {
+    Error(res, 400, "invalid_json", std::string("malformed JSON: ") + e.what());
+    return false;
+  }
+  return true;
+}
+
 const std::set<std::string> kSubmitFields = {"template", "data", "trace_id"};
 const std::set<std::string> kStatuses = {"pending", "running", "succeeded", "failed", "cancelled"};
 
@@ -121,6 +137,10 @@ class ApiServer::Impl {
       }
       Reply(res, 200, {{"templates", list}, {"errors", errors}});
     });
+    server_.Post("/v1/templates/validate",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   ValidateTemplate(req, res);
+                 });
     server_.Get(R"(/v1/templates/([^/]+))",
                 [this](const httplib::Request& req, httplib::Response& res) {
                   auto t = catalog_.Find(req.matches[1]);
@@ -137,16 +157,8 @@ class ApiServer::Impl {
   }
 
   void Submit(const httplib::Request& req, httplib::Response& res) {
-    std::string type = req.get_header_value("Content-Type");
-    if (type.rfind(kJson, 0) != 0) {
-      return Error(res, 415, "unsupported_media_type", "Content-Type must be application/json");
-    }
     json body;
-    try {
-      body = json::parse(req.body);
-    } catch (const json::exception& e) {
-      return Error(res, 400, "invalid_json", std::string("malformed JSON: ") + e.what());
-    }
+    if (!ReadJsonBody(req, res, &body)) return;
     if (!body.is_object()) {
       return Error(res, 400, "invalid_request",
                    std::string("body must be a JSON object, not ") + JsonTypeName(body), "/");
@@ -210,6 +222,31 @@ class ApiServer::Impl {
     }
     res.set_header("Location", "/v1/requests/" + r.id);
     Reply(res, 202, {{"request_id", r.id}, {"trace_id", r.trace_id}, {"status", "pending"}});
+  }
+
+  // Checks a template document as the catalog would (same task modules), installing
+  // nothing: 200 with its DAG, or 422 with every problem found.
+  void ValidateTemplate(const httplib::Request& req, httplib::Response& res) {
+    json doc;
+    if (!ReadJsonBody(req, res, &doc)) return;
+    std::vector<TemplateError> errors;
+    auto parsed = ParseTemplate(doc, catalog_.checker(), &errors);
+    if (parsed.ok()) {
+      json out = TemplateJson(**parsed, false);
+      out["valid"] = true;
+      return Reply(res, 200, out);
+    }
+    json list = json::array();
+    for (const auto& e : errors) {
+      list.push_back({{"path", e.path.empty() ? "/" : e.path}, {"message", e.message}});
+    }
+    json out = ErrorJson("invalid_template",
+                         "the template has " + std::to_string(list.size()) +
+                             (list.size() == 1 ? " error" : " errors") + "; see errors",
+                         list.empty() ? "" : list[0]["path"].get<std::string>());
+    out["valid"] = false;
+    out["errors"] = std::move(list);
+    Reply(res, 422, out);
   }
 
   void Get(const httplib::Request& req, httplib::Response& res) {

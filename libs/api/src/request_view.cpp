@@ -1,5 +1,7 @@
 #include "wf/request_view.h"
 
+#include <cstdlib>
+#include <map>
 #include <unordered_map>
 
 namespace wf {
@@ -47,13 +49,29 @@ json RequestJson(const RequestRow& row, const std::vector<TaskRunRow>& runs, con
   out["claims"] = row.claims;
   json tasks = json::array();
   std::unordered_map<std::string, const TaskRunRow*> by_id;
-  for (const auto& r : runs) by_id[r.task_id] = &r;
+  // for_each instances ("<id>[<i>]"), by their task, in index order.
+  std::unordered_map<std::string, std::map<size_t, const TaskRunRow*>> instances;
+  for (const auto& r : runs) {
+    auto open = r.task_id.rfind('[');
+    if (open != std::string::npos && r.task_id.back() == ']' && tmpl &&
+        tmpl->Find(r.task_id.substr(0, open))) {
+      size_t index = std::strtoul(r.task_id.c_str() + open + 1, nullptr, 10);
+      instances[r.task_id.substr(0, open)][index] = &r;
+    } else {
+      by_id[r.task_id] = &r;
+    }
+  }
   if (tmpl) {
     for (const auto& spec : tmpl->tasks) {
       auto it = by_id.find(spec.id);
       if (it != by_id.end()) {
         json t = TaskRunJson(*it->second);
         t["depends_on"] = spec.depends_on;
+        if (spec.fan_out()) {
+          json list = json::array();
+          for (const auto& [_, row] : instances[spec.id]) list.push_back(TaskRunJson(*row));
+          t["instances"] = std::move(list);
+        }
         tasks.push_back(std::move(t));
         by_id.erase(it);
       } else {

@@ -11,10 +11,11 @@
 namespace wf {
 namespace {
 
-const std::set<std::string> kTemplateFields = {"name",   "version", "description",
-                                               "inputs", "tasks",   "outputs"};
-const std::set<std::string> kTaskFields = {"id",         "type",        "params",
-                                           "depends_on", "description", "retry"};
+const std::set<std::string> kTemplateFields = {"name",  "version", "description", "inputs",
+                                               "tasks", "outputs", "timeout_ms"};
+const std::set<std::string> kTaskFields = {"id",          "type",       "params",   "depends_on",
+                                           "description", "retry",      "when",     "trigger",
+                                           "on_failure",  "timeout_ms", "for_each", "concurrency"};
 const std::set<std::string> kRetryFields = {"max_attempts", "initial_delay_ms", "multiplier",
                                             "max_delay_ms", "jitter"};
 
@@ -59,6 +60,7 @@ class Parser {
       }
     }
     if (doc_.contains("outputs")) t->outputs = doc_["outputs"];
+    PositiveInt(doc_, "", "timeout_ms", &t->timeout_ms);
     ParseTasks(*t);
     if (!errors_.empty()) return nullptr;
     BuildDag(*t);
@@ -140,6 +142,7 @@ class Parser {
         }
       }
       if (node.contains("retry")) ParseRetry(node["retry"], path + "/retry", &spec.retry);
+      ParseFlow(node, path, &spec);
       if (node.contains("depends_on")) {
         const json& deps = node["depends_on"];
         if (!deps.is_array()) {
@@ -173,6 +176,72 @@ class Parser {
         }
       }
       t.tasks.push_back(std::move(spec));
+    }
+  }
+
+  void PositiveInt(const json& obj, const std::string& base, const char* key, int64_t* out) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return;
+    if (!it->is_number_integer() || it->get<int64_t>() < 1) {
+      Error(JsonPathJoin(base, key), "must be a positive integer");
+      return;
+    }
+    *out = it->get<int64_t>();
+  }
+
+  // when, trigger, on_failure, timeout_ms, for_each, concurrency.
+  void ParseFlow(const json& node, const std::string& path, TaskSpec* spec) {
+    if (auto it = node.find("when"); it != node.end()) {
+      if (it->is_boolean()) {
+        spec->when_literal = it->get<bool>();
+      } else if (it->is_string()) {
+        auto c = Condition::Parse(it->get<std::string>(), path + "/when");
+        if (c.ok()) {
+          spec->when = *c;
+        } else {
+          Error(c.status().path(), c.status().message());
+        }
+      } else {
+        Error(path + "/when", "must be a condition (string) or a boolean");
+      }
+    }
+    if (auto it = node.find("trigger"); it != node.end()) {
+      const std::string v = it->is_string() ? it->get<std::string>() : "";
+      if (v == "all_succeeded") {
+        spec->trigger = Trigger::kAllSucceeded;
+      } else if (v == "all_done") {
+        spec->trigger = Trigger::kAllDone;
+      } else if (v == "any_failed") {
+        spec->trigger = Trigger::kAnyFailed;
+      } else {
+        Error(path + "/trigger", "must be all_succeeded, all_done or any_failed");
+      }
+    }
+    if (auto it = node.find("on_failure"); it != node.end()) {
+      const std::string v = it->is_string() ? it->get<std::string>() : "";
+      if (v == "fail_workflow") {
+        spec->on_failure = OnFailure::kFailWorkflow;
+      } else if (v == "continue") {
+        spec->on_failure = OnFailure::kContinue;
+      } else {
+        Error(path + "/on_failure", "must be fail_workflow or continue");
+      }
+    }
+    PositiveInt(node, path, "timeout_ms", &spec->timeout_ms);
+    if (auto it = node.find("for_each"); it != node.end()) {
+      if (it->is_array()) {
+        spec->for_each = *it;
+      } else if (it->is_string() && it->get<std::string>().find("${") != std::string::npos) {
+        spec->for_each = *it;
+      } else {
+        Error(path + "/for_each", "must be an expression giving a list, or an array");
+      }
+    }
+    if (auto it = node.find("concurrency"); it != node.end()) {
+      int64_t c = 0;
+      PositiveInt(node, path, "concurrency", &c);
+      if (!spec->fan_out()) Error(path + "/concurrency", "only applies to a for_each task");
+      spec->concurrency = static_cast<int>(std::min<int64_t>(c, 1000000));
     }
   }
 
@@ -293,13 +362,24 @@ class Parser {
       }
     }
     for (size_t i = 0; i < n; ++i) {
+      const TaskSpec& spec = t.tasks[i];
       std::vector<FoundReference> refs;
-      Status s = CollectReferences(t.tasks[i].params, t.tasks[i].json_path + "/params", &refs);
+      Status s = CollectReferences(spec.params, spec.json_path + "/params", &refs);
+      if (s.ok()) s = CollectReferences(spec.for_each, spec.json_path + "/for_each", &refs);
       if (!s.ok()) {
         Error(s.path(), s.message());
         continue;
       }
+      if (spec.when)
+        refs.insert(refs.end(), spec.when->references().begin(), spec.when->references().end());
       for (const auto& r : refs) {
+        const bool in_for_each = r.json_path.rfind(spec.json_path + "/for_each", 0) == 0;
+        if ((r.ref.root == "item" || r.ref.root == "index") && (!spec.fan_out() || in_for_each)) {
+          Error(r.json_path, "expression ${" + r.ref.text +
+                                 "} is only defined in the params of a "
+                                 "for_each task");
+          continue;
+        }
         if (r.ref.root != "tasks") continue;
         auto it = t.index.find(r.ref.path[0]);
         if (it == t.index.end()) {
@@ -307,7 +387,7 @@ class Parser {
                 "expression ${" + r.ref.text + "} names unknown task '" + r.ref.path[0] + "'");
         } else if (!upstream[i][it->second]) {
           Error(r.json_path, "expression ${" + r.ref.text + "} names task '" + r.ref.path[0] +
-                                 "', which is not upstream of '" + t.tasks[i].id +
+                                 "', which is not upstream of '" + spec.id +
                                  "' (add it to depends_on)");
         }
       }
@@ -332,6 +412,18 @@ class Parser {
 };
 
 }  // namespace
+
+const char* TriggerName(Trigger t) {
+  switch (t) {
+    case Trigger::kAllSucceeded:
+      return "all_succeeded";
+    case Trigger::kAllDone:
+      return "all_done";
+    case Trigger::kAnyFailed:
+      return "any_failed";
+  }
+  return "all_succeeded";
+}
 
 int64_t RetryPolicy::DelayMs(int attempt, double unit_random) const {
   double delay = static_cast<double>(initial_delay_ms);

@@ -211,19 +211,63 @@ class Engine::Impl {
     } else {
       runs_[r.id] = std::move(run);
     }
+    if (raw->tmpl().timeout_ms > 0) {
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+      const int64_t left = r.started_at_ms + raw->tmpl().timeout_ms - now_ms;
+      std::string id = r.id;
+      int64_t epoch = r.epoch, limit = raw->tmpl().timeout_ms;
+      PostAfter(std::chrono::milliseconds(std::max<int64_t>(0, left)), [this, id, epoch, limit] {
+        RequestRun* run = FindRun(id, epoch);
+        if (!run || run->finishing()) return;
+        LogScope scope(run->request().trace_id, id);
+        spdlog::warn("request deadline of {} ms exceeded", limit);
+        run->Expire("request deadline of " + std::to_string(limit) + " ms exceeded");
+        Advance(run);
+      });
+    }
     Advance(raw);
   }
 
   void Advance(RequestRun* run) {
     for (auto& action : run->Advance()) {
+      const size_t node = action.node;
       switch (action.kind) {
         case RunAction::Kind::kDispatch:
-          if (!draining_) Dispatch(run, action.task, action.recheck);
+          if (!draining_) Dispatch(run, node, action.recheck);
           break;
-        case RunAction::Kind::kSkip: {
-          StoreWrite w = TaskWrite(*run, action.task, TaskStatus::kSkipped);
+        case RunAction::Kind::kSkip:
+        case RunAction::Kind::kCancel: {
+          bool skip = action.kind == RunAction::Kind::kSkip;
+          StoreWrite w =
+              TaskWrite(*run, node, skip ? TaskStatus::kSkipped : TaskStatus::kCancelled);
+          w.error = action.error;
           w.mark_finished = true;
-          Commit(run, action.task, std::move(w));
+          Commit(run, node, std::move(w));
+          break;
+        }
+        case RunAction::Kind::kFail:
+          OnResult(run->request().id, run->request().epoch, node,
+                   TaskOutcome::Failed(action.error));
+          break;
+        case RunAction::Kind::kStartGroup: {
+          StoreWrite w = TaskWrite(*run, node, TaskStatus::kRunning);
+          w.mark_started = true;
+          CommitQuietly(*run, std::move(w));
+          break;
+        }
+        case RunAction::Kind::kFinishGroup: {
+          TaskStatus status = TaskStatus::kFailed;
+          ParseTaskStatus(action.status, &status);
+          StoreWrite w = TaskWrite(*run, node, status);
+          w.outputs = std::move(action.outputs);
+          w.error = action.error;
+          w.mark_finished = true;
+          LogScope scope(run->request().trace_id, run->request().id, run->node_id(node));
+          spdlog::info("fan-out {} ended: {}{}", run->node_id(node), action.status,
+                       action.error.empty() ? "" : " (" + action.error + ")");
+          Commit(run, node, std::move(w));
           break;
         }
         case RunAction::Kind::kFinish:
@@ -233,19 +277,27 @@ class Engine::Impl {
     }
   }
 
-  StoreWrite TaskWrite(const RequestRun& run, size_t task, TaskStatus status) {
+  StoreWrite TaskWrite(const RequestRun& run, size_t node, TaskStatus status) {
     StoreWrite w;
     w.kind = StoreWrite::Kind::kTask;
     w.request_id = run.request().id;
     w.epoch = run.request().epoch;
-    w.task_id = run.tmpl().tasks[task].id;
-    w.type = run.tmpl().tasks[task].type;
+    w.task_id = run.node_id(node);
+    w.type = run.spec(node).type;
     w.status = TaskStatusName(status);
-    w.attempts = run.attempts(task);
+    w.attempts = run.attempts(node);
     return w;
   }
 
-  // Queues a task transition; once committed it is applied to the run and the DAG moves.
+  // A write nothing waits for (a task or group starting); a refusal still drops the run.
+  void CommitQuietly(const RequestRun& run, StoreWrite w) {
+    std::string id = run.request().id;
+    int64_t epoch = run.request().epoch;
+    committer_.Add({std::move(w), [this, id, epoch](bool accepted, const StoreWrite&) {
+                      if (!accepted) LoseRun(id, epoch);
+                    }});
+  }
+
   // `retry`: a kWaiting write that waits for a new attempt rather than a recheck.
   void Commit(RequestRun* run, size_t task, StoreWrite w, bool retry = false) {
     std::string id = run->request().id;
@@ -274,9 +326,10 @@ class Engine::Impl {
 
   void Dispatch(RequestRun* run, size_t index, bool recheck) {
     const ClaimedRequest& r = run->request();
-    const TaskSpec& spec = run->tmpl().tasks[index];
+    const TaskSpec& spec = run->spec(index);
+    const std::string& node_id = run->node_id(index);
     int attempt = run->StartAttempt(index, recheck);
-    LogScope scope(r.trace_id, r.id, spec.id);
+    LogScope scope(r.trace_id, r.id, node_id);
     auto params = run->ResolveParams(index);
     if (!params.ok()) {
       spdlog::error("task params: {}", params.status().ToString());
@@ -286,22 +339,22 @@ class Engine::Impl {
     if (!recheck) {
       StoreWrite w = TaskWrite(*run, index, TaskStatus::kRunning);
       w.mark_started = true;
-      std::string id = r.id;
-      int64_t epoch = r.epoch;
-      committer_.Add({std::move(w), [this, id, epoch](bool accepted, const StoreWrite&) {
-                        if (!accepted) LoseRun(id, epoch);
-                      }});
-      spdlog::debug("task {} ({}) attempt {} started", spec.id, spec.type, attempt);
+      CommitQuietly(*run, std::move(w));
+      spdlog::debug("task {} ({}) attempt {} started", node_id, spec.type, attempt);
     }
     const Task* task = registry_.Find(spec.type);
+    const int64_t timeout_ms = spec.timeout_ms;
     tasks_run_++;
     workers_.Submit([this, task, params = std::move(*params), data = run->data(), id = r.id,
-                     trace = r.trace_id, epoch = r.epoch, task_id = spec.id, index, attempt] {
+                     trace = r.trace_id, epoch = r.epoch, task_id = node_id, index, attempt,
+                     timeout_ms] {
       LogScope scope(trace, id, task_id);
       RedisTaskState state(redis_, id, task_id);
+      const auto start = Clock::now();
+      const auto deadline =
+          start + (timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : std::chrono::hours(24));
       TaskContext ctx(params, *data, id, trace, task_id, attempt, &state,
-                      spdlog::default_logger_raw(), Clock::now() + std::chrono::hours(1),
-                      &cancelled_);
+                      spdlog::default_logger_raw(), deadline, &cancelled_);
       TaskOutcome outcome;
       try {
         outcome = task ? task->Run(ctx) : TaskOutcome::Failed("no module for this task type");
@@ -309,6 +362,11 @@ class Engine::Impl {
         outcome = TaskOutcome::Failed(std::string("task threw: ") + e.what());
       } catch (...) {
         outcome = TaskOutcome::Failed("task threw a non-standard exception");
+      }
+      if (timeout_ms > 0 && Clock::now() > deadline) {
+        outcome =
+            TaskOutcome::Failed("attempt timed out after " + std::to_string(timeout_ms) + " ms",
+                                /*retryable=*/true);
       }
       Post([this, id, epoch, index, outcome = std::move(outcome)]() mutable {
         OnResult(id, epoch, index, std::move(outcome));
@@ -319,22 +377,23 @@ class Engine::Impl {
   void OnResult(const std::string& id, int64_t epoch, size_t index, TaskOutcome outcome) {
     RequestRun* run = FindRun(id, epoch);
     if (!run) return;  // lease lost meanwhile: the new owner decides
-    const TaskSpec& spec = run->tmpl().tasks[index];
-    LogScope scope(run->request().trace_id, id, spec.id);
+    const TaskSpec& spec = run->spec(index);
+    const std::string& node_id = run->node_id(index);
+    LogScope scope(run->request().trace_id, id, node_id);
     StoreWrite w;
     switch (outcome.kind) {
       case TaskOutcome::Kind::kSucceeded:
         w = TaskWrite(*run, index, TaskStatus::kSucceeded);
         w.outputs = outcome.outputs.is_null() ? json::object() : std::move(outcome.outputs);
         w.mark_finished = true;
-        spdlog::info("task {} succeeded (attempt {})", spec.id, run->attempts(index));
+        spdlog::info("task {} succeeded (attempt {})", node_id, run->attempts(index));
         break;
       case TaskOutcome::Kind::kFailed:
         if (outcome.retryable && run->attempts(index) < spec.retry.max_attempts) {
           w = TaskWrite(*run, index, TaskStatus::kWaiting);
           w.error = outcome.error.empty() ? "failed" : outcome.error;
           w.next_run_in_ms = spec.retry.DelayMs(run->attempts(index), unit_(rng_));
-          spdlog::warn("task {} failed (attempt {} of {}), retrying in {} ms: {}", spec.id,
+          spdlog::warn("task {} failed (attempt {} of {}), retrying in {} ms: {}", node_id,
                        run->attempts(index), spec.retry.max_attempts, w.next_run_in_ms, w.error);
           Commit(run, index, std::move(w), /*retry=*/true);
           return;
@@ -342,13 +401,13 @@ class Engine::Impl {
         w = TaskWrite(*run, index, TaskStatus::kFailed);
         w.error = outcome.error.empty() ? "failed" : outcome.error;
         w.mark_finished = true;
-        spdlog::warn("task {} failed (attempt {}{}): {}", spec.id, run->attempts(index),
+        spdlog::warn("task {} failed (attempt {}{}): {}", node_id, run->attempts(index),
                      outcome.retryable ? ", retryable" : "", w.error);
         break;
       case TaskOutcome::Kind::kPending:
         w = TaskWrite(*run, index, TaskStatus::kWaiting);
         w.next_run_in_ms = outcome.recheck_after.count();
-        spdlog::debug("task {} pending, recheck in {} ms", spec.id, w.next_run_in_ms);
+        spdlog::debug("task {} pending, recheck in {} ms", node_id, w.next_run_in_ms);
         break;
     }
     Commit(run, index, std::move(w));

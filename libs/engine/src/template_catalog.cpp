@@ -11,10 +11,7 @@ namespace fs = std::filesystem;
 namespace wf {
 
 TemplateCatalog::TemplateCatalog(std::string dir, TaskTypeChecker checker, int recheck_ms)
-    : dir_(std::move(dir)), checker_(std::move(checker)), recheck_(recheck_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
-  RefreshLocked();
-}
+    : dir_(std::move(dir)), checker_(std::move(checker)), recheck_(recheck_ms) {}
 
 void TemplateCatalog::Refresh() {
   std::lock_guard<std::mutex> lock(mu_);

@@ -108,7 +108,8 @@ Status RequestStore::InsertRequest(const NewRequest& r) {
     pqxx::work tx(c);
     tx.exec_params(
         "INSERT INTO requests (id, trace_id, template, template_hash, data, parent_request_id, "
-        "parent_task_id) VALUES ($1, $2, $3, $4, $5::jsonb, NULLIF($6, '')::uuid, NULLIF($7, ''))",
+        "parent_task_id) VALUES ($1, $2, $3, $4, $5::jsonb, NULLIF($6, '')::uuid, NULLIF($7, ''))"
+        " ON CONFLICT (id) DO NOTHING",
         r.id, r.trace_id, r.template_name, r.template_hash, r.data.dump(), r.parent_request_id,
         r.parent_task_id);
     tx.commit();
@@ -165,7 +166,7 @@ Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner
         "   started_at = coalesce(r.started_at, now()), updated_at = now()"
         " FROM c WHERE r.id = c.id"
         " RETURNING r.id::text, r.trace_id::text, r.template, r.template_hash, r.data::text,"
-        "   r.epoch, r.claims",
+        "   r.epoch, r.claims, (extract(epoch FROM r.started_at) * 1000)::bigint",
         owner, limit, lease_ms);
     tx.commit();
     for (const auto& row : res) {
@@ -177,6 +178,7 @@ Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner
       cr.data = JsonOrNull(row[4]);
       cr.epoch = row[5].as<int64_t>();
       cr.claims = row[6].as<int>();
+      cr.started_at_ms = row[7].as<int64_t>();
       out.push_back(std::move(cr));
     }
   });

@@ -1,14 +1,31 @@
 // RequestRun: the in-memory state machine of one claimed request's DAG.
 //
 // It holds each task's committed status and decides what happens next; it does no I/O.
-// The engine asks Advance() for actions (dispatch a task, skip a task, finish the
-// request), performs them, and reports back with Apply() once the matching write is
-// committed, so a task's dependents never start before its completion is durable.
+// The engine asks Advance() for actions (dispatch, skip, fail, cancel, start or finish a
+// fan-out group, finish the request), performs them, and reports back with Apply() once
+// the matching write is committed, so a task's dependents never start before its
+// completion is durable.
+//
+// Nodes: the first tmpl().tasks.size() nodes are the template's tasks, in file order; a
+// for_each task is a group node whose instances ("<id>[<i>]") are appended as nodes when
+// it expands. Expressions see template tasks only; a group's outputs are the array of its
+// instances' outputs.
+//
+// Semantics of a task whose dependencies have ended (trigger × how they ended):
+//   all_succeeded: runs when all succeeded; skipped as soon as one did not.
+//   all_done:      runs once all ended, whatever the result.
+//   any_failed:    runs once all ended if at least one failed; skipped otherwise.
+// then `when` false → skipped. Once a task with on_failure fail_workflow has failed (or
+// the request deadline passed), tasks not started are skipped, except all_done and
+// any_failed ones, which still run; running tasks finish; waiting ones are cancelled
+// when the deadline passed. on_failure continue: the failure is recorded and the request
+// goes on; it ends "succeeded" with an error listing the failed tasks.
 // Not thread-safe: the engine's scheduler thread owns every RequestRun.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "wf/core/expression.h"
@@ -27,13 +44,21 @@ inline bool IsTerminal(TaskStatus s) {
 }
 
 struct RunAction {
-  enum class Kind { kDispatch, kSkip, kFinish };
+  enum class Kind {
+    kDispatch,     // invoke the node (recheck: a pending task checked again, same attempt)
+    kSkip,         // record the node as skipped
+    kFail,         // record the node as failed with `error` without running it
+    kCancel,       // record a waiting node as cancelled with `error`
+    kStartGroup,   // a for_each group expanded: record it as running
+    kFinishGroup,  // every instance ended: record the group with `status`, `outputs`, `error`
+    kFinish,       // every task ended: record the request with `status`, `outputs`, `error`
+  };
   Kind kind;
-  size_t task = 0;       // kDispatch, kSkip
-  bool recheck = false;  // kDispatch: a pending task checked again (same attempt)
-  std::string status;    // kFinish: final request status
-  json outputs;          // kFinish
-  std::string error;     // kFinish
+  size_t node = 0;
+  bool recheck = false;
+  std::string status;
+  json outputs;
+  std::string error;
 };
 
 class RequestRun {
@@ -45,47 +70,71 @@ class RequestRun {
   const Template& tmpl() const { return *tmpl_; }
   const std::shared_ptr<const json>& data() const { return data_; }
 
-  // What to do now. Each returned dispatch/skip marks its task busy until Apply(); a
+  // What to do now. Each returned node action marks its node busy until Apply(); a
   // finish action is returned once.
   std::vector<RunAction> Advance();
 
-  // Dispatch bookkeeping: the task is now running; returns its attempt number.
-  int StartAttempt(size_t task, bool recheck);
+  // Dispatch bookkeeping: the node is now running; returns its attempt number.
+  int StartAttempt(size_t node, bool recheck);
 
-  // A committed transition of `task`. For kWaiting the task stays busy until the engine
-  // calls Recheck (through Advance on a timer) — see MarkRecheckDue().
-  void Apply(size_t task, TaskStatus status, json outputs, std::string error);
-  void MarkRecheckDue(size_t task);
-  // The committed kWaiting of `task` waits for a retry (a new attempt), not a recheck.
-  void MarkRetry(size_t task);
+  // A committed transition of `node`. A kWaiting node stays busy until MarkRecheckDue().
+  void Apply(size_t node, TaskStatus status, json outputs, std::string error);
+  void MarkRecheckDue(size_t node);
+  // The committed kWaiting of `node` waits for a retry (a new attempt), not a recheck.
+  void MarkRetry(size_t node);
+  // The request's deadline passed: fail it with `reason`, cancel waiting tasks.
+  void Expire(const std::string& reason);
 
-  // Params of `task` with expressions resolved against data, request and upstream tasks.
-  Result<json> ResolveParams(size_t task) const;
+  // Params of `node` with expressions resolved (for an instance, with its item/index).
+  Result<json> ResolveParams(size_t node) const;
 
-  TaskStatus status(size_t task) const { return tasks_[task].status; }
-  int attempts(size_t task) const { return tasks_[task].attempts; }
+  size_t nodes() const { return nodes_.size(); }
+  const std::string& node_id(size_t node) const { return nodes_[node].id; }
+  const TaskSpec& spec(size_t node) const { return tmpl_->tasks[nodes_[node].task]; }
+  TaskStatus status(size_t node) const { return nodes_[node].status; }
+  int attempts(size_t node) const { return nodes_[node].attempts; }
   bool finishing() const { return finishing_; }
-  int busy_tasks() const;
+  int busy_nodes() const;
 
  private:
-  struct TaskState {
+  struct Node {
+    size_t task = 0;    // index of its template task
+    int instance = -1;  // >= 0 for a for_each instance
+    std::string id;
     TaskStatus status = TaskStatus::kPending;
     int attempts = 0;
-    bool busy = false;           // a dispatch, skip or write is in flight
-    bool recheck_due = false;    // a waiting task whose recheck time has come
-    bool retry_next = false;     // the wait ends in a new attempt rather than a recheck
+    bool busy = false;         // an action or write is in flight, or a wait is armed
+    bool recheck_due = false;  // a waiting node whose time has come
+    bool retry_next = false;   // the wait ends in a new attempt rather than a recheck
+    bool cancelling = false;
     json view = json::object();  // {"status", "outputs", "error", "attempts"}
+    json item;                   // instances: their element and index
+    // Groups:
+    bool expanded = false;
+    std::vector<size_t> instances;
   };
-  ExpressionScope Scope() const;
-  void UpdateView(size_t task);
+  enum class Decision { kWait, kRun, kSkip };
+
+  Decision Decide(size_t task) const;
+  ExpressionScope Scope(const Node* instance = nullptr) const;
+  void UpdateView(Node& node);
+  void ApplyPrior(Node& node, const TaskRunRow& row);
+  // Expands group `task`; false (with `error`) when its list cannot be had.
+  bool Expand(size_t task, std::string* error);
+  void AdvanceGroup(size_t task, std::vector<RunAction>* actions);
+  // Common handling of a node that is waiting or being cancelled; true when handled.
+  bool AdvanceWaiting(size_t node, std::vector<RunAction>* actions);
 
   ClaimedRequest request_;
   std::shared_ptr<const Template> tmpl_;
   std::shared_ptr<const json> data_;
   json request_view_;
-  std::vector<TaskState> tasks_;
+  std::vector<Node> nodes_;
+  std::unordered_map<std::string, TaskRunRow> prior_instances_;
   bool failing_ = false;
+  bool expired_ = false;
   std::string first_error_;
+  std::vector<std::string> failed_continued_;
   bool finishing_ = false;
 };
 

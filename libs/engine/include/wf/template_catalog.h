@@ -26,6 +26,8 @@ struct CatalogError {
 
 class TemplateCatalog {
  public:
+  // Reads nothing yet: the folder is read on the first lookup or Refresh(), so the task
+  // registry behind `checker` can be completed first.
   TemplateCatalog(std::string dir, TaskTypeChecker checker, int recheck_ms = 1000);
 
   // Re-reads changed files now.
@@ -34,6 +36,8 @@ class TemplateCatalog {
   std::vector<std::shared_ptr<const Template>> All();
   std::vector<CatalogError> Errors();
   const std::string& dir() const { return dir_; }
+  // The task-type check templates are validated with (fixed at construction).
+  const TaskTypeChecker& checker() const { return checker_; }
 
  private:
   struct Entry {

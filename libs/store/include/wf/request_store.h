@@ -74,6 +74,7 @@ struct ClaimedRequest {
   json data;
   int64_t epoch = 0;
   int claims = 0;
+  int64_t started_at_ms = 0;  // when the request first started (Unix ms), for its deadline
 };
 
 // One fenced write. kTask upserts a task run; kFinish ends the request.

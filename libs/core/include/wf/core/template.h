@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wf/core/condition.h"
 #include "wf/core/inputs_schema.h"
 #include "wf/core/json_path.h"
 #include "wf/core/status.h"
@@ -34,6 +35,20 @@ struct RetryPolicy {
   int64_t DelayMs(int attempt, double unit_random) const;
 };
 
+// When a task may run, given how its dependencies ended.
+enum class Trigger {
+  kAllSucceeded,  // every dependency succeeded (the default)
+  kAllDone,       // every dependency ended, whatever the result (teardown, cleanup)
+  kAnyFailed,     // every dependency ended and at least one failed (rollback, alerting)
+};
+
+// What a task's failure does to its request.
+enum class OnFailure {
+  kFailWorkflow,  // the request fails; tasks not started are skipped, except all_done and
+                  // any_failed ones, which still run (the default)
+  kContinue,      // the request goes on; it ends "succeeded" with the failed tasks listed
+};
+
 struct TaskSpec {
   std::string id;
   std::string type;
@@ -41,8 +56,21 @@ struct TaskSpec {
   std::vector<std::string> depends_on;
   std::string description;
   RetryPolicy retry;
+  Trigger trigger = Trigger::kAllSucceeded;
+  OnFailure on_failure = OnFailure::kFailWorkflow;
+  // `when`: a condition (false: the task is skipped), or a literal true/false.
+  std::shared_ptr<const Condition> when;
+  bool when_literal = true;
+  int64_t timeout_ms = 0;  // per attempt; 0: none
+  // `for_each`: an expression giving a list, or a literal array; null when not a fan-out.
+  json for_each;
+  int concurrency = 0;    // instances running at once; 0: no limit
   std::string json_path;  // where this task stands in the template, e.g. "/tasks/2"
+
+  bool fan_out() const { return !for_each.is_null(); }
 };
+
+const char* TriggerName(Trigger t);
 
 struct Template {
   std::string name;
@@ -51,6 +79,7 @@ struct Template {
   json inputs = json::object();                       // JSON Schema for the request data
   std::shared_ptr<const InputsSchema> inputs_schema;  // compiled `inputs`
   json outputs = json::object();  // resolved against all tasks when the request ends
+  int64_t timeout_ms = 0;         // the whole request's deadline from its start; 0: none
   std::vector<TaskSpec> tasks;    // in file order
   std::string hash;               // ContentHash of the source document (pins a version)
   json source;                    // the document it was parsed from
