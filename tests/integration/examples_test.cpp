@@ -467,5 +467,45 @@ TEST_F(Flow, AnAttemptOverItsTimeoutFailsRetryably) {
   EXPECT_EQ(TaskById(r, "call")["attempts"], 2);
 }
 
+TEST_F(Flow, ARunningRequestKeepsTheTemplateVersionItStartedWith) {
+  // v1 waits on a job for a while, then reports "v1"; the file then changes to v2.
+  json v1 = {
+      {"name", "pinned"},
+      {"tasks",
+       {{{"id", "wait"},
+         {"type", "rest_job"},
+         {"params",
+          {{"create",
+            {{"url", infra_.url() + "/vms"}, {"body", {{"hostname", "p"}}}, {"job_id", "/id"}}},
+           {"poll",
+            {{"url", infra_.url() + "/vms/{job_id}"},
+             {"status", "/state"},
+             {"success", {"running"}},
+             {"failure", {"error"}},
+             {"interval_ms", 300}}}}}},
+        {{"id", "report"},
+         {"type", "set"},
+         {"depends_on", {"wait"}},
+         {"params", {{"version", "v1"}}}}}},
+      {"outputs", {{"version", "${tasks.report.outputs.version}"}}}};
+  stack_.AddTemplate("pinned", v1);
+  ASSERT_TRUE(WaitFor([&] { return stack_.Get("/v1/templates/pinned")->status == 200; }, 10s));
+  std::string v1_hash = json::parse(stack_.Get("/v1/templates/pinned")->body)["hash"];
+  std::string id = stack_.Submit("pinned", json::object());
+  json v2 = v1;
+  v2["tasks"][1]["params"]["version"] = "v2";
+  stack_.AddTemplate("pinned", v2);
+  ASSERT_TRUE(WaitFor(
+      [&] { return json::parse(stack_.Get("/v1/templates/pinned")->body)["hash"] != v1_hash; },
+      10s));
+  json r = stack_.WaitDone(id, 30s);
+  EXPECT_EQ(r["status"], "succeeded");
+  EXPECT_EQ(r["outputs"]["version"], "v1");
+  EXPECT_EQ(r["template_hash"], v1_hash);
+  // New submissions get the new version.
+  r = stack_.WaitDone(stack_.Submit("pinned", json::object()), 30s);
+  EXPECT_EQ(r["outputs"]["version"], "v2");
+}
+
 }  // namespace
 }  // namespace wf::test
