@@ -614,8 +614,16 @@ MAX_JOB_ATTEMPTS="$(awk -F'\t' 'BEGIN {m = 0} $5 + 0 > m {m = $5 + 0} END {print
 STATS="$(curl -s --max-time 10 "${JOBS}/stats")"
 JOB_CREATES="$(jq -r '.creates // "?"' <<<"${STATS}" 2>/dev/null || echo '?')"
 JOB_KEYS="$(jq -r '.keys // "?"' <<<"${STATS}" 2>/dev/null || echo '?')"
-DUPLICATES="$(jq -r '.duplicates // "?"' <<<"${STATS}" 2>/dev/null || echo '?')"
-[[ "${DUPLICATES}" =~ ^[0-9]+$ ]] || DUPLICATES="?"
+# A create repeated with the same Idempotency-Key (the engine died between the call and
+# saving its answer) gets the same job back: reported, not a failure. A duplicate is a
+# job more than there are requests: work really done twice.
+REPEATED_CREATES="$(jq -r '.duplicates // "?"' <<<"${STATS}" 2>/dev/null || echo '?')"
+JOBS_MADE="$(jq -r '.jobs // "?"' <<<"${STATS}" 2>/dev/null || echo '?')"
+if [[ "${JOBS_MADE}" =~ ^[0-9]+$ ]]; then
+  DUPLICATES=$((JOBS_MADE > SUBMITTED ? JOBS_MADE - SUBMITTED : 0))
+else
+  DUPLICATES="?"
+fi
 
 DB_COUNTS="$(wf_psql "${PG_PORT}" -d wf -tA -F= \
   -c "SELECT status, count(*) FROM requests GROUP BY status ORDER BY status" 2>/dev/null | paste -sd' ')"
@@ -680,7 +688,8 @@ mapfile -t DUP_IDS < <(jq -r '.duplicate_keys // {} | keys[] | split("/")[0]' <<
     "stuck" "${STUCK}" \
     "lost" "${LOST} (unreadable: ${UNREADABLE})" \
     "bad outputs" "${BAD_OUTPUTS}" \
-    "duplicated creates" "${DUPLICATES} (job server: ${JOB_CREATES} creates, ${JOB_KEYS} keys)" \
+    "duplicated jobs" "${DUPLICATES} (job server: ${JOBS_MADE} jobs, ${JOB_CREATES} creates, ${JOB_KEYS} keys)" \
+    "repeated creates" "${REPEATED_CREATES} (same key again after a kill: answered with the same job)" \
     "kills" "${KILLS} (engine starts: ${ENGINE_STARTS}, unexpected exits: ${UNEXPECTED_EXITS})" \
     "re-claimed requests" "${RECLAIMED} (max claims: ${MAX_CLAIMS_SEEN}, max job attempts: ${MAX_JOB_ATTEMPTS})" \
     "database" "${DB_TOTAL} requests: ${DB_COUNTS}" \

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -58,7 +59,8 @@ bool ReadJsonBody(const httplib::Request& req, httplib::Response& res, json* out
   return true;
 }
 
-const std::set<std::string> kSubmitFields = {"template", "data", "trace_id"};
+const std::set<std::string> kSubmitFields = {"template", "data", "trace_id", "idempotency_key"};
+const std::set<std::string> kRerunFields = {"from", "data"};
 const std::set<std::string> kStatuses = {"pending", "running", "succeeded", "failed", "cancelled"};
 
 }  // namespace
@@ -126,6 +128,10 @@ class ApiServer::Impl {
                  [this](const httplib::Request& req, httplib::Response& res) { Submit(req, res); });
     server_.Get("/v1/requests",
                 [this](const httplib::Request& req, httplib::Response& res) { List(req, res); });
+    server_.Post(R"(/v1/requests/([^/]+)/cancel)",
+                 [this](const httplib::Request& req, httplib::Response& res) { Cancel(req, res); });
+    server_.Post(R"(/v1/requests/([^/]+)/rerun)",
+                 [this](const httplib::Request& req, httplib::Response& res) { Rerun(req, res); });
     server_.Get(R"(/v1/requests/([^/]+))",
                 [this](const httplib::Request& req, httplib::Response& res) { Get(req, res); });
     server_.Get("/v1/templates", [this](const httplib::Request&, httplib::Response& res) {
@@ -165,9 +171,10 @@ class ApiServer::Impl {
     }
     for (auto it = body.begin(); it != body.end(); ++it) {
       if (!kSubmitFields.count(it.key())) {
-        return Error(res, 400, "invalid_request",
-                     "unknown field '" + it.key() + "' (expected template, data, trace_id)",
-                     JsonPathJoin("", it.key()));
+        return Error(
+            res, 400, "invalid_request",
+            "unknown field '" + it.key() + "' (expected template, data, trace_id, idempotency_key)",
+            JsonPathJoin("", it.key()));
       }
     }
     auto name = body.find("template");
@@ -197,31 +204,154 @@ class ApiServer::Impl {
       return Error(res, 404, "template_not_found",
                    "no template named '" + name->get<std::string>() + "'", "/template");
     }
-    if (tmpl->inputs_schema) {
-      Status valid = tmpl->inputs_schema->Validate(data);
-      if (!valid.ok()) {
-        std::string path = valid.path() == "/" ? "/data" : "/data" + valid.path();
-        return Error(
-            res, 422, "invalid_data",
-            "data does not match the inputs of template '" + tmpl->name + "': " + valid.message(),
-            path);
+    std::string key;
+    if (auto k = body.find("idempotency_key"); k != body.end()) {
+      if (!k->is_string() || k->get<std::string>().empty() || k->get<std::string>().size() > 255) {
+        return Error(res, 400, "invalid_request",
+                     "idempotency_key must be a string of 1 to 255 characters", "/idempotency_key");
       }
+      key = k->get<std::string>();
     }
+    if (!DataMatchesInputs(*tmpl, data, res)) return;
     NewRequest r;
     r.id = NewUuid();
     r.trace_id = trace_id.empty() ? NewUuid() : trace_id;
     r.template_name = tmpl->name;
     r.template_hash = tmpl->hash;
     r.data = std::move(data);
+    if (!key.empty()) {
+      json what = body;
+      what.erase("idempotency_key");
+      r.idempotency_key = key;
+      r.request_hash = ContentHash(what);
+    }
+    InsertOutcome outcome;
     Status s = store_.EnsureTemplateVersion(tmpl->hash, tmpl->name, tmpl->source);
-    if (s.ok()) s = store_.InsertRequest(r);
+    if (s.ok()) s = store_.InsertRequest(r, &outcome);
     if (!s.ok()) return StoreError(res, s);
+    if (!outcome.inserted) {
+      // The same key again: the original request if the body is the same, else a conflict.
+      if (!outcome.same_body) {
+        return Error(res, 409, "idempotency_conflict",
+                     "idempotency_key was already used for a different request (" +
+                         outcome.existing_id + ")",
+                     "/idempotency_key");
+      }
+      res.set_header("Location", "/v1/requests/" + outcome.existing_id);
+      return Reply(res, 200,
+                   {{"request_id", outcome.existing_id},
+                    {"trace_id", outcome.existing_trace_id},
+                    {"status", outcome.existing_status}});
+    }
     {
       LogScope scope(r.trace_id, r.id);
       spdlog::info("request submitted (template {})", r.template_name);
     }
     res.set_header("Location", "/v1/requests/" + r.id);
     Reply(res, 202, {{"request_id", r.id}, {"trace_id", r.trace_id}, {"status", "pending"}});
+  }
+
+  // 422 with the JSON path when `data` does not match the template's inputs schema.
+  bool DataMatchesInputs(const Template& tmpl, const json& data, httplib::Response& res) {
+    if (!tmpl.inputs_schema) return true;
+    Status valid = tmpl.inputs_schema->Validate(data);
+    if (valid.ok()) return true;
+    std::string path = valid.path() == "/" ? "/data" : "/data" + valid.path();
+    Error(res, 422, "invalid_data",
+          "data does not match the inputs of template '" + tmpl.name + "': " + valid.message(),
+          path);
+    return false;
+  }
+
+  // A request by the id in the path; answers 400/404/503 itself and returns nullopt.
+  std::optional<RequestRow> RequestFromPath(const httplib::Request& req, httplib::Response& res) {
+    std::string id = req.matches[1];
+    if (!IsUuid(id)) {
+      Error(res, 400, "invalid_id", "request id must be a UUID", "/id");
+      return std::nullopt;
+    }
+    auto row = store_.GetRequest(id);
+    if (!row.ok()) {
+      StoreError(res, row.status());
+      return std::nullopt;
+    }
+    if (!*row) Error(res, 404, "not_found", "no request " + id);
+    return *row;
+  }
+
+  // Pending: cancelled at once. Running: the owning engine cancels what has not started,
+  // tells running invocations to stop, and lets all_done cleanup run. Idempotent.
+  void Cancel(const httplib::Request& req, httplib::Response& res) {
+    auto row = RequestFromPath(req, res);
+    if (!row) return;
+    auto status = store_.RequestCancel(row->id);
+    if (!status.ok()) return StoreError(res, status.status());
+    {
+      LogScope scope(row->trace_id, row->id);
+      spdlog::info("cancel asked for (status {})", *status);
+    }
+    if (*status == "running") {
+      return Reply(res, 202, {{"request_id", row->id}, {"status", "cancelling"}});
+    }
+    Reply(res, 200, {{"request_id", row->id}, {"status", *status}});
+  }
+
+  // A new request with the same trace id and template version, linked to the original.
+  // from "failed" keeps the outputs of the tasks that succeeded and runs the rest again.
+  void Rerun(const httplib::Request& req, httplib::Response& res) {
+    auto row = RequestFromPath(req, res);
+    if (!row) return;
+    json body = json::object();
+    if (!req.body.empty() && !ReadJsonBody(req, res, &body)) return;
+    if (!body.is_object())
+      return Error(res, 400, "invalid_request", "body must be a JSON object", "/");
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (!kRerunFields.count(it.key())) {
+        return Error(res, 400, "invalid_request",
+                     "unknown field '" + it.key() + "' (expected from, data)",
+                     JsonPathJoin("", it.key()));
+      }
+    }
+    std::string from = body.value("from", "start");
+    if (!body.contains("from") || body["from"].is_string()) {
+      if (from != "start" && from != "failed") {
+        return Error(res, 400, "invalid_request", "from must be \"start\" or \"failed\"", "/from");
+      }
+    } else {
+      return Error(res, 400, "invalid_request", "from must be \"start\" or \"failed\"", "/from");
+    }
+    if (row->status != "succeeded" && row->status != "failed" && row->status != "cancelled") {
+      return Error(res, 409, "not_finished",
+                   "request " + row->id + " is " + row->status + "; re-run it once it has ended");
+    }
+    json data = row->data;
+    if (auto d = body.find("data"); d != body.end()) {
+      if (!d->is_object())
+        return Error(res, 400, "invalid_request", "data must be an object", "/data");
+      data = *d;
+    }
+    auto tmpl = TemplateByHash(row->template_hash);
+    if (!tmpl) return Error(res, 500, "internal", "the request's template version is not stored");
+    if (!DataMatchesInputs(*tmpl, data, res)) return;
+    NewRequest r;
+    r.id = NewUuid();
+    r.trace_id = row->trace_id;
+    r.template_name = row->template_name;
+    r.template_hash = row->template_hash;
+    r.data = std::move(data);
+    r.rerun_of = row->id;
+    Status s = store_.InsertRerun(r, from == "failed");
+    if (!s.ok()) return StoreError(res, s);
+    {
+      LogScope scope(r.trace_id, r.id);
+      spdlog::info("re-run of {} from {}", row->id, from);
+    }
+    res.set_header("Location", "/v1/requests/" + r.id);
+    Reply(res, 202,
+          {{"request_id", r.id},
+           {"trace_id", r.trace_id},
+           {"status", "pending"},
+           {"rerun_of", row->id}});
   }
 
   // Checks a template document as the catalog would (same task modules), installing

@@ -32,6 +32,17 @@ class Wakeup : public pqxx::notification_receiver {
   void operator()(const std::string&, int) override {}
 };
 
+// NOTIFY wf_cancel '<request id>': hands the id to `on_cancel`.
+class CancelListener : public pqxx::notification_receiver {
+ public:
+  CancelListener(pqxx::connection_base& c, std::function<void(const std::string&)> on_cancel)
+      : pqxx::notification_receiver(c, "wf_cancel"), on_cancel_(std::move(on_cancel)) {}
+  void operator()(const std::string& payload, int) override { on_cancel_(payload); }
+
+ private:
+  std::function<void(const std::string&)> on_cancel_;
+};
+
 std::string DefaultEngineId() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -200,6 +211,7 @@ class Engine::Impl {
     spdlog::info("claimed request (template {}, epoch {}, claim {})", r.template_name, r.epoch,
                  r.claims);
     RequestRun* raw = run.get();
+    if (r.cancel_requested) raw->Cancel("cancelled by request");
     auto existing = runs_.find(r.id);
     if (existing != runs_.end()) {
       // This engine claimed the request again after its own lease expired (say the
@@ -347,14 +359,14 @@ class Engine::Impl {
     tasks_run_++;
     workers_.Submit([this, task, params = std::move(*params), data = run->data(), id = r.id,
                      trace = r.trace_id, epoch = r.epoch, task_id = node_id, index, attempt,
-                     timeout_ms] {
+                     timeout_ms, cancel = run->cancel_flag()] {
       LogScope scope(trace, id, task_id);
       RedisTaskState state(redis_, id, task_id);
       const auto start = Clock::now();
       const auto deadline =
           start + (timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : std::chrono::hours(24));
       TaskContext ctx(params, *data, id, trace, task_id, attempt, &state,
-                      spdlog::default_logger_raw(), deadline, &cancelled_);
+                      spdlog::default_logger_raw(), deadline, cancel.get());
       TaskOutcome outcome;
       try {
         outcome = task ? task->Run(ctx) : TaskOutcome::Failed("no module for this task type");
@@ -446,6 +458,17 @@ class Engine::Impl {
                     }});
   }
 
+  // Cancellation asked for through the API (NOTIFY wf_cancel, or seen at lease renewal).
+  void CancelRun(const std::string& id) {
+    auto it = runs_.find(id);
+    if (it == runs_.end() || it->second->cancelled() || it->second->finishing()) return;
+    RequestRun* run = it->second.get();
+    LogScope scope(run->request().trace_id, id);
+    spdlog::info("cancelling: tasks not started are cancelled, running ones are told to stop");
+    run->Cancel("cancelled by request");
+    Advance(run);
+  }
+
   void LoseRun(const std::string& id, int64_t epoch) {
     RequestRun* run = FindRun(id, epoch);
     if (!run) return;
@@ -470,6 +493,7 @@ class Engine::Impl {
   void ClaimLoop() {
     std::unique_ptr<pqxx::connection> listen;
     std::unique_ptr<Wakeup> wakeup;
+    std::unique_ptr<CancelListener> cancels;
     int backoff_ms = 100;
     auto pause = [&](int ms) {
       std::unique_lock<std::mutex> lock(capacity_mu_);
@@ -480,8 +504,11 @@ class Engine::Impl {
         try {
           listen = std::make_unique<pqxx::connection>(db_.url());
           wakeup = std::make_unique<Wakeup>(*listen);
+          cancels = std::make_unique<CancelListener>(
+              *listen, [this](const std::string& id) { Post([this, id] { CancelRun(id); }); });
           backoff_ms = 100;
         } catch (const std::exception& e) {
+          cancels.reset();
           wakeup.reset();
           listen.reset();
           spdlog::warn("engine {}: cannot listen for new requests: {} (retrying in {} ms)", id_,
@@ -515,10 +542,12 @@ class Engine::Impl {
         listen->await_notification(cfg_.poll_ms / 1000, (cfg_.poll_ms % 1000) * 1000);
       } catch (const std::exception& e) {
         spdlog::warn("engine {}: listen connection lost: {}", id_, e.what());
+        cancels.reset();
         wakeup.reset();
         listen.reset();
       }
     }
+    cancels.reset();
     wakeup.reset();
     listen.reset();
   }
@@ -531,10 +560,11 @@ class Engine::Impl {
       std::lock_guard<std::mutex> lock(lease_mu_);
       for (const auto& c : claimed) leases_[c.id] = c.epoch;
     }
-    // Requests claimed before were interrupted: load what their tasks had committed.
+    // Requests claimed before were interrupted, and re-runs may start with copied task
+    // runs: load what their tasks had committed.
     std::vector<std::string> resumed;
     for (const auto& c : claimed) {
-      if (c.claims > 1) resumed.push_back(c.id);
+      if (c.claims > 1 || c.is_rerun) resumed.push_back(c.id);
     }
     std::unordered_map<std::string, std::vector<TaskRunRow>> prior;
     if (!resumed.empty()) {
@@ -619,13 +649,19 @@ class Engine::Impl {
 
   void LeaseLoop() {
     const auto interval = std::chrono::milliseconds(cfg_.lease_ms / 3);
+    // After a failed renewal, try again soon: the leases keep running out meanwhile.
+    const auto retry = std::min(interval, std::chrono::milliseconds(200));
+    bool failed = false;
     std::unique_lock<std::mutex> lock(lease_mu_);
     while (!lease_stop_) {
-      lease_cv_.wait_for(lock, interval, [&] { return lease_stop_; });
+      lease_cv_.wait_for(lock, failed ? retry : interval, [&] { return lease_stop_; });
       if (lease_stop_ || stopped_) break;
       lock.unlock();
       std::vector<LeaseRef> held = LeaseSnapshot();
-      auto lost = store_.RenewLeases(id_, held, cfg_.lease_ms);
+      std::vector<std::string> cancel;
+      auto lost = store_.RenewLeases(id_, held, cfg_.lease_ms, &cancel);
+      for (const auto& id : cancel) Post([this, id] { CancelRun(id); });
+      failed = !lost.ok();
       if (!lost.ok()) {
         spdlog::warn("engine {}: renewing {} leases failed: {}", id_, held.size(),
                      lost.status().ToString());
@@ -654,7 +690,6 @@ class Engine::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
-  std::atomic<bool> cancelled_{false};
   std::atomic<int> inflight_{0};
   std::atomic<int64_t> claimed_{0}, finished_{0}, tasks_run_{0}, lost_{0};
 

@@ -110,6 +110,7 @@ int RequestRun::busy_nodes() const {
 
 RequestRun::Decision RequestRun::Decide(size_t task) const {
   const TaskSpec& spec = tmpl_->tasks[task];
+  if (cancelled_ && spec.trigger != Trigger::kAllDone) return Decision::kCancel;
   if (failing_ && spec.trigger == Trigger::kAllSucceeded) return Decision::kSkip;
   bool all_done = true, all_succeeded = true, any_failed = false, doomed = false;
   for (size_t d : tmpl_->dependencies[task]) {
@@ -142,10 +143,11 @@ bool RequestRun::AdvanceWaiting(size_t i, std::vector<RunAction>* actions) {
   Node& n = nodes_[i];
   if (n.cancelling) return true;
   if (n.status != TaskStatus::kWaiting) return false;
-  if (expired_) {
+  if (expired_ || cancelled_) {
     n.cancelling = true;
     n.busy = true;
-    actions->push_back({RunAction::Kind::kCancel, i, false, {}, {}, first_error_});
+    actions->push_back(
+        {RunAction::Kind::kCancel, i, false, {}, {}, cancelled_ ? cancel_reason_ : first_error_});
     return true;
   }
   if (!n.busy && n.recheck_due) {
@@ -186,6 +188,11 @@ std::vector<RunAction> RequestRun::Advance() {
     } else if (d == Decision::kRun && !spec.when_literal) {
       d = Decision::kSkip;
     }
+    if (d == Decision::kCancel) {
+      n.busy = true;
+      actions.push_back({RunAction::Kind::kCancel, i, false, {}, {}, cancel_reason_});
+      continue;
+    }
     if (d == Decision::kSkip) {
       n.busy = true;
       actions.push_back({RunAction::Kind::kSkip, i, false, {}, {}, {}});
@@ -208,7 +215,10 @@ std::vector<RunAction> RequestRun::Advance() {
   if (all_settled && actions.empty()) {
     finishing_ = true;
     RunAction finish{RunAction::Kind::kFinish, 0, false, "succeeded", json::object(), {}};
-    if (failing_) {
+    if (cancelled_) {
+      finish.status = "cancelled";
+      finish.error = cancel_reason_;
+    } else if (failing_) {
       finish.status = "failed";
       finish.error = first_error_;
     } else if (!failed_continued_.empty()) {
@@ -220,7 +230,7 @@ std::vector<RunAction> RequestRun::Advance() {
     auto outputs = ResolveExpressions(tmpl_->outputs, Scope(), "/outputs");
     if (outputs.ok()) {
       finish.outputs = std::move(*outputs);
-    } else if (!failing_) {
+    } else if (!failing_ && !cancelled_) {
       finish.status = "failed";
       finish.error = "template outputs: " + outputs.status().ToString();
     }
@@ -275,7 +285,10 @@ void RequestRun::AdvanceGroup(size_t task, std::vector<RunAction>* actions) {
     if (IsTerminal(n.status) && !n.busy) continue;
     all_done = false;
     if (AdvanceWaiting(c, actions) || n.busy) continue;
-    if (failing_) {
+    if (cancelled_) {
+      n.busy = true;
+      actions->push_back({RunAction::Kind::kCancel, c, false, {}, {}, cancel_reason_});
+    } else if (failing_) {
       n.busy = true;
       actions->push_back({RunAction::Kind::kSkip, c, false, {}, {}, {}});
     } else if (spec.concurrency == 0 || active < spec.concurrency) {
@@ -303,7 +316,7 @@ void RequestRun::AdvanceGroup(size_t task, std::vector<RunAction>* actions) {
     done.error = std::to_string(failed) + " of " + std::to_string(instances.size()) +
                  " instances failed; first " + first;
   } else if (skipped > 0) {
-    done.status = "skipped";
+    done.status = cancelled_ ? "cancelled" : "skipped";
   }
   nodes_[task].busy = true;
   actions->push_back(std::move(done));
@@ -342,6 +355,13 @@ void RequestRun::MarkRecheckDue(size_t node) {
   if (n.status != TaskStatus::kWaiting || n.cancelling) return;
   n.busy = false;
   n.recheck_due = true;
+}
+
+void RequestRun::Cancel(const std::string& reason) {
+  if (cancelled_) return;
+  cancelled_ = true;
+  cancel_reason_ = reason;
+  cancel_flag_->store(true);
 }
 
 void RequestRun::Expire(const std::string& reason) {

@@ -12,7 +12,8 @@ const char* kRequestColumns =
     "id::text, trace_id::text, template, template_hash, data::text, status, outputs::text, "
     "coalesce(error, ''), coalesce(owner, ''), epoch, claims, "
     "coalesce(parent_request_id::text, ''), coalesce(parent_task_id, ''), " WF_TS(
-        "created_at") ", " WF_TS("started_at") ", " WF_TS("finished_at") ", " WF_TS("updated_at");
+        "created_at") ", " WF_TS("started_at") ", " WF_TS("finished_at") ", " WF_TS("updated_at")
+    ", cancel_requested, coalesce(rerun_of::text, '')";
 
 const char* kTaskColumns =
     "request_id::text, task_id, type, status, attempts, outputs::text, coalesce(error, ''), " WF_TS(
@@ -44,6 +45,8 @@ RequestRow ToRequest(const pqxx::row& r) {
   row.started_at = Text(r[14]);
   row.finished_at = Text(r[15]);
   row.updated_at = Text(r[16]);
+  row.cancel_requested = r[17].as<bool>();
+  row.rerun_of = Text(r[18]);
   return row;
 }
 
@@ -103,17 +106,77 @@ Status RequestStore::EnsureTemplateVersion(const std::string& hash, const std::s
   return s;
 }
 
-Status RequestStore::InsertRequest(const NewRequest& r) {
+namespace {
+
+void InsertRow(pqxx::work& tx, const NewRequest& r, InsertOutcome* outcome) {
+  auto res = tx.exec_params(
+      "INSERT INTO requests (id, trace_id, template, template_hash, data, parent_request_id,"
+      " parent_task_id, idempotency_key, request_hash, rerun_of)"
+      " VALUES ($1, $2, $3, $4, $5::jsonb, NULLIF($6, '')::uuid, NULLIF($7, ''), NULLIF($8, ''),"
+      "   NULLIF($9, ''), NULLIF($10, '')::uuid)"
+      " ON CONFLICT DO NOTHING RETURNING id",
+      r.id, r.trace_id, r.template_name, r.template_hash, r.data.dump(), r.parent_request_id,
+      r.parent_task_id, r.idempotency_key, r.request_hash, r.rerun_of);
+  if (!outcome) return;
+  outcome->inserted = !res.empty();
+  if (outcome->inserted || r.idempotency_key.empty()) return;
+  auto existing = tx.exec_params(
+      "SELECT id::text, trace_id::text, status, coalesce(request_hash, '') FROM requests"
+      " WHERE idempotency_key = $1",
+      r.idempotency_key);
+  if (existing.empty()) return;
+  outcome->existing_id = existing[0][0].c_str();
+  outcome->existing_trace_id = existing[0][1].c_str();
+  outcome->existing_status = existing[0][2].c_str();
+  outcome->same_body = r.request_hash == existing[0][3].c_str();
+}
+
+}  // namespace
+
+Status RequestStore::InsertRequest(const NewRequest& r, InsertOutcome* outcome) {
   return db_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
-    tx.exec_params(
-        "INSERT INTO requests (id, trace_id, template, template_hash, data, parent_request_id, "
-        "parent_task_id) VALUES ($1, $2, $3, $4, $5::jsonb, NULLIF($6, '')::uuid, NULLIF($7, ''))"
-        " ON CONFLICT (id) DO NOTHING",
-        r.id, r.trace_id, r.template_name, r.template_hash, r.data.dump(), r.parent_request_id,
-        r.parent_task_id);
+    InsertRow(tx, r, outcome);
     tx.commit();
   });
+}
+
+Status RequestStore::InsertRerun(const NewRequest& r, bool copy_succeeded) {
+  return db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    InsertRow(tx, r, nullptr);
+    if (copy_succeeded) {
+      tx.exec_params(
+          "INSERT INTO task_runs (request_id, task_id, type, status, attempts, outputs, error,"
+          "   started_at, finished_at, updated_at)"
+          " SELECT $1, task_id, type, status, attempts, outputs, error, started_at, finished_at,"
+          "   now() FROM task_runs WHERE request_id = $2 AND status = 'succeeded'",
+          r.id, r.rerun_of);
+    }
+    tx.commit();
+  });
+}
+
+Result<std::string> RequestStore::RequestCancel(const std::string& id) {
+  std::string status;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(
+        "UPDATE requests SET"
+        "   status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,"
+        "   finished_at = CASE WHEN status = 'pending' THEN now() ELSE finished_at END,"
+        "   error = CASE WHEN status = 'pending' THEN 'cancelled before it started' ELSE error END,"
+        "   cancel_requested = cancel_requested OR status IN ('pending', 'running'),"
+        "   updated_at = now()"
+        " WHERE id = $1::uuid RETURNING status",
+        id);
+    if (res.empty()) return;
+    status = res[0][0].c_str();
+    if (status == "running") tx.exec_params("SELECT pg_notify('wf_cancel', $1)", id);
+    tx.commit();
+  });
+  if (!s.ok()) return s;
+  return status;
 }
 
 Result<std::optional<RequestRow>> RequestStore::GetRequest(const std::string& id) {
@@ -166,7 +229,8 @@ Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner
         "   started_at = coalesce(r.started_at, now()), updated_at = now()"
         " FROM c WHERE r.id = c.id"
         " RETURNING r.id::text, r.trace_id::text, r.template, r.template_hash, r.data::text,"
-        "   r.epoch, r.claims, (extract(epoch FROM r.started_at) * 1000)::bigint",
+        "   r.epoch, r.claims, (extract(epoch FROM r.started_at) * 1000)::bigint,"
+        "   r.cancel_requested, r.rerun_of IS NOT NULL",
         owner, limit, lease_ms);
     tx.commit();
     for (const auto& row : res) {
@@ -179,6 +243,8 @@ Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner
       cr.epoch = row[5].as<int64_t>();
       cr.claims = row[6].as<int>();
       cr.started_at_ms = row[7].as<int64_t>();
+      cr.cancel_requested = row[8].as<bool>();
+      cr.is_rerun = row[9].as<bool>();
       out.push_back(std::move(cr));
     }
   });
@@ -298,21 +364,31 @@ Status RequestStore::ApplyWrites(const std::string& owner, const std::vector<Sto
 
 Result<std::vector<std::string>> RequestStore::RenewLeases(const std::string& owner,
                                                            const std::vector<LeaseRef>& leases,
-                                                           int lease_ms) {
+                                                           int lease_ms,
+                                                           std::vector<std::string>* cancel) {
   std::vector<std::string> lost;
   if (leases.empty()) return lost;
   Status s = db_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
     auto res = tx.exec_params(
+        // Rows are locked in id order, as ApplyWrites locks them, so the two never deadlock.
         "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, epoch bigint)),"
+        " held AS (SELECT r.id FROM requests r JOIN x ON r.id = x.id AND r.epoch = x.epoch"
+        "   WHERE r.owner = $2 AND r.status = 'running' ORDER BY r.id FOR UPDATE OF r),"
         " renewed AS (UPDATE requests r"
         "   SET lease_expires_at = now() + $3 * interval '1 millisecond'"
-        "   FROM x WHERE r.id = x.id AND r.epoch = x.epoch AND r.owner = $2"
-        "     AND r.status = 'running' RETURNING r.id)"
-        " SELECT x.id::text FROM x WHERE x.id NOT IN (SELECT id FROM renewed)",
+        "   FROM held WHERE r.id = held.id RETURNING r.id, r.cancel_requested)"
+        " SELECT x.id::text, 'lost' FROM x WHERE x.id NOT IN (SELECT id FROM renewed)"
+        " UNION ALL SELECT id::text, 'cancel' FROM renewed WHERE cancel_requested",
         LeasesJson(leases).dump(), owner, lease_ms);
     tx.commit();
-    for (const auto& row : res) lost.push_back(row[0].c_str());
+    for (const auto& row : res) {
+      if (std::string(row[1].c_str()) == "lost") {
+        lost.push_back(row[0].c_str());
+      } else if (cancel) {
+        cancel->push_back(row[0].c_str());
+      }
+    }
   });
   if (!s.ok()) return s;
   return lost;
@@ -323,10 +399,13 @@ Status RequestStore::ReleaseLeases(const std::string& owner, const std::vector<L
   return db_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
     tx.exec_params(
-        "UPDATE requests r SET owner = NULL, lease_expires_at = now() - interval '1 second',"
+        "WITH held AS (SELECT r.id FROM requests r"
+        "   JOIN jsonb_to_recordset($1::jsonb) AS x(id uuid, epoch bigint)"
+        "     ON r.id = x.id AND r.epoch = x.epoch"
+        "   WHERE r.owner = $2 AND r.status = 'running' ORDER BY r.id FOR UPDATE OF r)"
+        " UPDATE requests r SET owner = NULL, lease_expires_at = now() - interval '1 second',"
         "   claims = greatest(r.claims - 1, 0), updated_at = now()"
-        " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, epoch bigint)"
-        " WHERE r.id = x.id AND r.epoch = x.epoch AND r.owner = $2 AND r.status = 'running'",
+        " FROM held WHERE r.id = held.id",
         LeasesJson(leases).dump(), owner);
     tx.commit();
   });

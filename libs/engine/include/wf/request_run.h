@@ -23,6 +23,7 @@
 // Not thread-safe: the engine's scheduler thread owns every RequestRun.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -84,6 +85,13 @@ class RequestRun {
   void MarkRetry(size_t node);
   // The request's deadline passed: fail it with `reason`, cancel waiting tasks.
   void Expire(const std::string& reason);
+  // Cancellation asked for: tasks not started and waiting ones are cancelled (all_done
+  // tasks still run), running invocations see the cancel flag, and the request ends
+  // "cancelled". Idempotent.
+  void Cancel(const std::string& reason);
+  bool cancelled() const { return cancelled_; }
+  // Set when the request is cancelled; handed to task invocations (ctx.cancelled()).
+  const std::shared_ptr<std::atomic<bool>>& cancel_flag() const { return cancel_flag_; }
 
   // Params of `node` with expressions resolved (for an instance, with its item/index).
   Result<json> ResolveParams(size_t node) const;
@@ -113,7 +121,7 @@ class RequestRun {
     bool expanded = false;
     std::vector<size_t> instances;
   };
-  enum class Decision { kWait, kRun, kSkip };
+  enum class Decision { kWait, kRun, kSkip, kCancel };
 
   Decision Decide(size_t task) const;
   ExpressionScope Scope(const Node* instance = nullptr) const;
@@ -133,6 +141,9 @@ class RequestRun {
   std::unordered_map<std::string, TaskRunRow> prior_instances_;
   bool failing_ = false;
   bool expired_ = false;
+  bool cancelled_ = false;
+  std::string cancel_reason_;
+  std::shared_ptr<std::atomic<bool>> cancel_flag_ = std::make_shared<std::atomic<bool>>(false);
   std::string first_error_;
   std::vector<std::string> failed_continued_;
   bool finishing_ = false;

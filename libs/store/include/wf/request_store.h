@@ -28,6 +28,18 @@ struct NewRequest {
   json data = json::object();
   std::string parent_request_id;  // empty when none
   std::string parent_task_id;
+  std::string idempotency_key;  // empty when none
+  std::string request_hash;     // with idempotency_key: hash of what was submitted
+  std::string rerun_of;         // empty when none
+};
+
+// What happened to a submission that carried an idempotency key.
+struct InsertOutcome {
+  bool inserted = true;
+  std::string existing_id;  // when not inserted: the request that holds the key
+  std::string existing_trace_id;
+  std::string existing_status;
+  bool same_body = true;  // whether that request was submitted with the same body
 };
 
 struct RequestRow {
@@ -45,6 +57,8 @@ struct RequestRow {
   std::string parent_request_id;
   std::string parent_task_id;
   std::string created_at, started_at, finished_at, updated_at;  // RFC 3339 UTC, "" if unset
+  bool cancel_requested = false;
+  std::string rerun_of;
 };
 
 struct TaskRunRow {
@@ -75,6 +89,8 @@ struct ClaimedRequest {
   int64_t epoch = 0;
   int claims = 0;
   int64_t started_at_ms = 0;  // when the request first started (Unix ms), for its deadline
+  bool cancel_requested = false;
+  bool is_rerun = false;  // a re-run may start with task runs copied from the original
 };
 
 // One fenced write. kTask upserts a task run; kFinish ends the request.
@@ -107,7 +123,16 @@ class RequestStore {
   // --- API side ---
   // Records a template version once per process (INSERT ... ON CONFLICT DO NOTHING).
   Status EnsureTemplateVersion(const std::string& hash, const std::string& name, const json& body);
-  Status InsertRequest(const NewRequest& request);
+  // Inserts the request; with an idempotency key that is already taken, inserts nothing
+  // and says which request holds it.
+  Status InsertRequest(const NewRequest& request, InsertOutcome* outcome = nullptr);
+  // Inserts a re-run of `original`; with `copy_succeeded`, the original's succeeded task
+  // runs are copied so they are not run again. One transaction.
+  Status InsertRerun(const NewRequest& rerun, bool copy_succeeded);
+  // Cancels a pending request at once, or asks the engine that owns a running one to
+  // cancel it (NOTIFY wf_cancel). Returns the request's status afterwards, or "" when it
+  // does not exist.
+  Result<std::string> RequestCancel(const std::string& id);
   Result<std::optional<RequestRow>> GetRequest(const std::string& id);
   Result<std::vector<TaskRunRow>> GetTaskRuns(const std::string& request_id);
   Result<std::vector<RequestRow>> ListRequests(const RequestFilter& filter);
@@ -123,9 +148,11 @@ class RequestStore {
   // (false: the request is no longer owned by `owner` at that epoch).
   Status ApplyWrites(const std::string& owner, const std::vector<StoreWrite>& writes,
                      std::vector<bool>* accepted);
-  // Extends the leases still held; returns the ids that are no longer held.
+  // Extends the leases still held; returns the ids that are no longer held, and in
+  // `cancel` (when given) the held ones whose cancellation was asked for.
   Result<std::vector<std::string>> RenewLeases(const std::string& owner,
-                                               const std::vector<LeaseRef>& leases, int lease_ms);
+                                               const std::vector<LeaseRef>& leases, int lease_ms,
+                                               std::vector<std::string>* cancel = nullptr);
   // Gives the leases up so another engine can take the requests at once. A release is a
   // clean hand-over, so it does not count towards the claims that quarantine a request.
   Status ReleaseLeases(const std::string& owner, const std::vector<LeaseRef>& leases);
