@@ -102,7 +102,30 @@ TEST_F(Api, RejectedSubmissionsWriteNothing) {
                    {{"template", "http_example"},
                     {"data", {{"base_url", "http://x"}, {"hostname", "h"}, {"cpu", "four"}}}}),
       422, "invalid_data", "/data/cpu");
+  // Hostile shapes: nesting that would exhaust a recursive parser, invalid UTF-8.
+  ExpectError(stack_->PostRaw("/v1/requests", std::string(100000, '[') + std::string(100000, ']'),
+                              "application/json"),
+              400, "too_deep");
+  ExpectError(
+      stack_->PostRaw("/v1/requests", "{\"template\": \"hel\xff\xfelo\"}", "application/json"), 400,
+      "invalid_json");
+  ExpectError(stack_->PostRaw("/v1/requests", std::string(2 << 20, ' '), "application/json"), 413,
+              "payload_too_large");
   EXPECT_EQ(RequestCount(), before);
+  // The server still answers.
+  EXPECT_EQ(stack_->Get("/healthz")->status, 200);
+}
+
+TEST_F(Api, WrongMethodsOnKnownRoutesAre405) {
+  httplib::Client c("127.0.0.1",
+                    std::stoi(stack_->api_url().substr(stack_->api_url().rfind(':') + 1)));
+  auto r = c.Delete("/v1/requests");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  r = c.Put("/v1/templates/hello", "{}", "application/json");
+  EXPECT_EQ(r->status, 405);
+  r = c.Delete("/v1/nowhere");
+  EXPECT_EQ(r->status, 404);
 }
 
 TEST_F(Api, ReadErrors) {

@@ -2,7 +2,6 @@
 // fan-outs, the request deadline and retry bookkeeping (RequestRun), and the template
 // fields and retry delays behind them (ParseTemplate, RetryPolicy).
 #include <gtest/gtest.h>
-#include <iostream>
 
 #include <algorithm>
 #include <map>
@@ -18,9 +17,6 @@
 #include "wf/request_store.h"
 
 namespace wf {
-
-// Prints action kinds by name in failure messages.
-static void PrintTo(RunAction::Kind k, std::ostream* os);
 
 namespace {
 
@@ -48,6 +44,7 @@ const char* KindName(Kind k) {
 
 }  // namespace
 
+// Prints action kinds by name in failure messages.
 static void PrintTo(RunAction::Kind k, std::ostream* os) { *os << KindName(k); }
 
 namespace {
@@ -1126,17 +1123,6 @@ TEST(FlowSemanticsTest, ParseTemplateRejectsItemInTheWhenOfAForEachTask) {
     EXPECT_TRUE(found) << "expected an error at /tasks/0/when, got:\n"
                        << FormatTemplateErrors(errors);
   }
-}
-
-TEST(FlowSemanticsProbe, X) {
-  auto tmpl = MustParse(R"({"name": "wf", "tasks": [{"id": "a", "type": "noop",
-        "for_each": [1, 2], "when": "${item} > 1", "params": {"v": "${item}"}}]})");
-  ASSERT_TRUE(tmpl);
-  Driver d(tmpl);
-  d.Settle();
-  std::cout << KindsText(d.Kinds("a")) << " "
-            << (d.Last("a", Kind::kFail) ? d.Last("a", Kind::kFail)->error : "") << " finish "
-            << d.finish->status << " " << d.finish->error << std::endl;
 }
 
 }  // namespace

@@ -22,10 +22,13 @@ namespace wf {
 namespace {
 
 const char* kJson = "application/json";
+constexpr size_t kMaxJsonDepth = 64;  // request bodies; templates are files, not bodies
 
 void Reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), kJson);
+  // Stored values may hold bytes that are not UTF-8 (outputs of outside systems): they
+  // are replaced rather than allowed to fail the answer.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), kJson);
 }
 
 void Error(httplib::Response& res, int status, const std::string& code, const std::string& message,
@@ -48,6 +51,15 @@ void StoreError(httplib::Response& res, const Status& s) {
 bool ReadJsonBody(const httplib::Request& req, httplib::Response& res, json* out) {
   if (req.get_header_value("Content-Type").rfind(kJson, 0) != 0) {
     Error(res, 415, "unsupported_media_type", "Content-Type must be application/json");
+    return false;
+  }
+  if (!IsValidUtf8(req.body)) {
+    Error(res, 400, "invalid_json", "the body is not valid UTF-8");
+    return false;
+  }
+  if (JsonNestingDepth(req.body, kMaxJsonDepth) > kMaxJsonDepth) {
+    Error(res, 400, "too_deep",
+          "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     return false;
   }
   try {
@@ -155,6 +167,15 @@ class ApiServer::Impl {
                                  "no template named '" + std::string(req.matches[1]) + "'");
                   Reply(res, 200, TemplateJson(*t, true));
                 });
+    // Known paths with a method they do not take: 405 rather than 404.
+    const std::string known =
+        R"(/(healthz|readyz|metrics|v1/(requests(/[^/]+(/(cancel|rerun))?)?|templates(/[^/]+)?|services)))";
+    auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
+      Error(res, 405, "method_not_allowed", req.method + " is not allowed on " + req.path);
+    };
+    server_.Put(known, not_allowed);
+    server_.Patch(known, not_allowed);
+    server_.Delete(known, not_allowed);
     server_.Get("/v1/services", [this](const httplib::Request&, httplib::Response& res) {
       auto list = ListPresence(redis_);
       if (!list.ok()) return Error(res, 503, "unavailable", list.status().message());

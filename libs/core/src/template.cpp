@@ -373,8 +373,10 @@ class Parser {
       if (spec.when)
         refs.insert(refs.end(), spec.when->references().begin(), spec.when->references().end());
       for (const auto& r : refs) {
-        const bool in_for_each = r.json_path.rfind(spec.json_path + "/for_each", 0) == 0;
-        if ((r.ref.root == "item" || r.ref.root == "index") && (!spec.fan_out() || in_for_each)) {
+        // `for_each` and `when` are evaluated once for the whole task, before any item.
+        const bool per_task = r.json_path.rfind(spec.json_path + "/for_each", 0) == 0 ||
+                              r.json_path.rfind(spec.json_path + "/when", 0) == 0;
+        if ((r.ref.root == "item" || r.ref.root == "index") && (!spec.fan_out() || per_task)) {
           Error(r.json_path, "expression ${" + r.ref.text +
                                  "} is only defined in the params of a "
                                  "for_each task");

@@ -285,10 +285,12 @@ void RequestRun::AdvanceGroup(size_t task, std::vector<RunAction>* actions) {
     if (IsTerminal(n.status) && !n.busy) continue;
     all_done = false;
     if (AdvanceWaiting(c, actions) || n.busy) continue;
-    if (cancelled_) {
+    // Instances follow their group's trigger: a cleanup (all_done) or rollback
+    // (any_failed) fan-out still runs after a failure; only all_done survives a cancel.
+    if (cancelled_ && spec.trigger != Trigger::kAllDone) {
       n.busy = true;
       actions->push_back({RunAction::Kind::kCancel, c, false, {}, {}, cancel_reason_});
-    } else if (failing_) {
+    } else if (failing_ && spec.trigger == Trigger::kAllSucceeded) {
       n.busy = true;
       actions->push_back({RunAction::Kind::kSkip, c, false, {}, {}, {}});
     } else if (spec.concurrency == 0 || active < spec.concurrency) {
