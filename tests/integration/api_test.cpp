@@ -6,45 +6,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Api : public ::testing::Test {
+class Api : public ApiSuite {
  protected:
-  // One API for the suite. A failure to start it fails every test (never skips them).
-  static void SetUpTestSuite() {
-    try {
-      stack_ = new Stack();
-      stack_->StartApi();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
-  }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
-  }
-
-  // Asserts an error answer: status, code, and (when given) the JSON path.
-  static void ExpectError(const httplib::Result& r, int status, const std::string& code,
-                          const std::string& path = "") {
-    ASSERT_TRUE(r) << "no answer";
-    EXPECT_EQ(r->status, status) << r->body;
-    json body = json::parse(r->body, nullptr, false);
-    ASSERT_FALSE(body.is_discarded()) << r->body;
-    EXPECT_EQ(body["error"]["code"], code) << r->body;
-    EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
-    if (!path.empty()) {
-      EXPECT_EQ(body["error"]["path"], path) << r->body;
-    }
-  }
-
   static std::string RequestCount() { return stack_->Sql("SELECT count(*) FROM requests"); }
-
-  static Stack* stack_;
-  static std::string setup_error_;
 };
-
-Stack* Api::stack_ = nullptr;
-std::string Api::setup_error_;
 
 TEST_F(Api, HealthAndReadiness) {
   auto r = stack_->Get("/healthz");

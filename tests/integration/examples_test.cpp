@@ -11,14 +11,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-json TaskById(const json& request, const std::string& id) {
-  for (const auto& t : request["tasks"]) {
-    if (t["id"] == id) return t;
-  }
-  ADD_FAILURE() << "no task " << id;
-  return json::object();
-}
-
 std::string Status(const json& request, const std::string& id) {
   return TaskById(request, id)["status"].get<std::string>();
 }

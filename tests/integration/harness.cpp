@@ -341,6 +341,47 @@ std::string PrivateServer::url() const {
              : "redis://127.0.0.1:" + std::to_string(port_);
 }
 
+// --------------------------------------------------------------------------- helpers
+
+Stack* ApiSuite::stack_ = nullptr;
+std::string ApiSuite::setup_error_;
+
+void ApiSuite::SetUpTestSuite() {
+  setup_error_.clear();
+  try {
+    stack_ = new Stack();
+    stack_->StartApi();
+  } catch (const std::exception& e) {
+    setup_error_ = e.what();
+  }
+}
+
+void ApiSuite::TearDownTestSuite() {
+  delete stack_;
+  stack_ = nullptr;
+}
+
+void ExpectError(const httplib::Result& r, int status, const std::string& code,
+                 const std::string& path) {
+  ASSERT_TRUE(r) << "no answer";
+  EXPECT_EQ(r->status, status) << r->body;
+  json body = json::parse(r->body, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << r->body;
+  EXPECT_EQ(body["error"]["code"], code) << r->body;
+  EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
+  if (!path.empty()) {
+    EXPECT_EQ(body["error"]["path"], path) << r->body;
+  }
+}
+
+json TaskById(const json& request, const std::string& id) {
+  for (const auto& t : request["tasks"]) {
+    if (t["id"] == id) return t;
+  }
+  ADD_FAILURE() << "no task " << id << " in " << request.dump(2);
+  return json::object();
+}
+
 // ---------------------------------------------------------------------- TestHttpServer
 
 TestHttpServer::TestHttpServer() {

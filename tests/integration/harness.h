@@ -116,6 +116,24 @@ class Stack {
   std::unique_ptr<httplib::Client> client_;
 };
 
+// A test suite sharing one wf-api (no engine) on a fresh database. A failure to start
+// it fails every test of the suite; it never skips them.
+class ApiSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
+  static Stack* stack_;
+  static std::string setup_error_;
+};
+
+// Asserts an error answer: status, code, a message, and (when given) the JSON path.
+void ExpectError(const httplib::Result& r, int status, const std::string& code,
+                 const std::string& path = "");
+
+// The task `id` of a request as GET /v1/requests/{id} shows it (a failure when absent).
+json TaskById(const json& request, const std::string& id);
+
 // A local HTTP server for `http` tasks to call, on a free loopback port.
 class TestHttpServer {
  public:

@@ -13,23 +13,8 @@ namespace fs = std::filesystem;
 
 using ErrorList = std::set<std::pair<std::string, std::string>>;  // path, message
 
-class Templates : public ::testing::Test {
+class Templates : public ApiSuite {
  protected:
-  // One API for the suite. A failure to start it fails every test (never skips them).
-  static void SetUpTestSuite() {
-    try {
-      stack_ = new Stack();
-      stack_->StartApi();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
-  }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
-  }
-
   // Posts `doc` and returns the parsed answer; asserts the status.
   static json Validate(const json& doc, int status) {
     auto r = stack_->Post("/v1/templates/validate", doc);
@@ -56,22 +41,7 @@ class Templates : public ::testing::Test {
     EXPECT_EQ(out.size(), body["errors"].size()) << "duplicate errors: " << body.dump();
     return out;
   }
-
-  static void ExpectError(const httplib::Result& r, int status, const std::string& code) {
-    ASSERT_TRUE(r) << "no answer";
-    EXPECT_EQ(r->status, status) << r->body;
-    json body = json::parse(r->body, nullptr, false);
-    ASSERT_FALSE(body.is_discarded()) << r->body;
-    EXPECT_EQ(body["error"]["code"], code) << r->body;
-    EXPECT_FALSE(body["error"]["message"].get<std::string>().empty()) << r->body;
-  }
-
-  static Stack* stack_;
-  static std::string setup_error_;
 };
-
-Stack* Templates::stack_ = nullptr;
-std::string Templates::setup_error_;
 
 TEST_F(Templates, AValidTemplateAnswersItsDagAndIsNotInstalled) {
   const std::string versions = stack_->Sql("SELECT count(*) FROM template_versions");

@@ -12,14 +12,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-json TaskById(const json& request, const std::string& id) {
-  for (const auto& t : request["tasks"]) {
-    if (t["id"] == id) return t;
-  }
-  ADD_FAILURE() << "no task " << id << " in " << request.dump(2);
-  return json::object();
-}
-
 TEST(Workflow, HelloSucceedsWithOutputsAndTaskRecords) {
   Stack stack;
   stack.StartApi();
