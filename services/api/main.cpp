@@ -10,6 +10,7 @@
 #include "wf/presence.h"
 #include "wf/redis.h"
 #include "wf/service.h"
+#include "wf/signal_task.h"
 #include "wf/template_catalog.h"
 #include "wf/workflow_task.h"
 
@@ -30,7 +31,9 @@ int main(int argc, char** argv) {
   wf::Redis redis(config.redis_url, 4);
   wf::TemplateCatalog catalog(config.templates_dir, registry.Checker());
   wf::RequestStore store(db);
-  wf::RegisterWorkflowTask(&registry, store, catalog);  // so templates may use it
+  // Modules that need the store, registered here too so templates may use them.
+  wf::RegisterWorkflowTask(&registry, store, catalog);
+  wf::RegisterSignalTask(&registry, store);
   catalog.Refresh();
   wf::ApiServer server(config, db, redis, catalog);
   if (!server.Bind()) return 1;

@@ -9,6 +9,7 @@
 #include "wf/presence.h"
 #include "wf/redis.h"
 #include "wf/service.h"
+#include "wf/signal_task.h"
 #include "wf/template_catalog.h"
 #include "wf/workflow_task.h"
 
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   wf::TemplateCatalog catalog(config.templates_dir, registry.Checker());
   wf::RequestStore store(db);
   wf::RegisterWorkflowTask(&registry, store, catalog);
+  wf::RegisterSignalTask(&registry, store);
   catalog.Refresh();
   wf::Engine engine(config, registry, db, redis);
   wf::Presence presence(redis, "engine", engine.id(), wf::Version(), [&] {

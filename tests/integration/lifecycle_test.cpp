@@ -178,5 +178,73 @@ TEST(Lifecycle, ARunningRequestCannotBeRerun) {
   EXPECT_EQ(r->status, 409) << r->body;
 }
 
+TEST(Lifecycle, ASignalTaskWaitsForApprovalWithoutAThread) {
+  Stack stack;
+  stack.AddTemplate("approval",
+                    {{"name", "approval"},
+                     {"tasks",
+                      {{{"id", "plan"}, {"type", "noop"}},
+                       {{"id", "approve"},
+                        {"type", "signal"},
+                        {"depends_on", {"plan"}},
+                        {"params", {{"poll_ms", 100}}}},
+                       {{"id", "deploy"},
+                        {"type", "set"},
+                        {"depends_on", {"approve"}},
+                        {"params", {{"approved_by", "${tasks.approve.outputs.approver}"}}}}}},
+                     {"outputs", {{"approved_by", "${tasks.deploy.outputs.approved_by}"}}}});
+  stack.AddTemplate("timed_approval", {{"name", "timed_approval"},
+                                       {"tasks",
+                                        {{{"id", "approve"},
+                                          {"type", "signal"},
+                                          {"params", {{"poll_ms", 100}, {"wait_ms", 500}}}}}}});
+  stack.StartApi();
+  stack.StartEngine("engine-1");
+  ASSERT_TRUE(WaitTemplate(stack, "approval"));
+  ASSERT_TRUE(WaitTemplate(stack, "timed_approval"));
+
+  std::string id = stack.Submit("approval", json::object());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return TaskStatus(json::parse(stack.Get("/v1/requests/" + id)->body), "approve") ==
+               "waiting";
+      },
+      20s));
+  const std::string base = "/v1/requests/" + id + "/tasks/";
+  ExpectError(stack.Post(base + "plan/signal", {{"outputs", json::object()}}), 404, "not_found",
+              "/task_id");
+  ExpectError(stack.Post(base + "approve/signal", {{"outputs", "yes"}}), 400, "invalid_request");
+  auto r = stack.Post(base + "approve/signal", {{"outputs", {{"approver", "ann"}}}});
+  ASSERT_EQ(r->status, 202) << r->body;
+  json done = stack.WaitDone(id, 20s);
+  EXPECT_EQ(done["status"], "succeeded") << done.dump(2);
+  EXPECT_EQ(done["outputs"]["approved_by"], "ann");
+  ExpectError(stack.Post(base + "approve/signal", {{"outputs", json::object()}}), 409,
+              "not_running");
+
+  // A refusal fails the task; no signal within wait_ms fails it too.
+  id = stack.Submit("approval", json::object());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return TaskStatus(json::parse(stack.Get("/v1/requests/" + id)->body), "approve") ==
+               "waiting";
+      },
+      20s));
+  ASSERT_EQ(
+      stack.Post("/v1/requests/" + id + "/tasks/approve/signal", {{"error", "rejected by bob"}})
+          ->status,
+      202);
+  ExpectError(stack.Post("/v1/requests/" + id + "/tasks/approve/signal", {{"error", "again"}}), 409,
+              "already_signalled");
+  done = stack.WaitDone(id, 20s);
+  EXPECT_EQ(done["status"], "failed");
+  EXPECT_NE(done["error"].get<std::string>().find("rejected by bob"), std::string::npos)
+      << done["error"];
+  done = stack.WaitDone(stack.Submit("timed_approval", json::object()), 20s);
+  EXPECT_EQ(done["status"], "failed");
+  EXPECT_NE(done["error"].get<std::string>().find("no signal within 500 ms"), std::string::npos)
+      << done["error"];
+}
+
 }  // namespace
 }  // namespace wf::test

@@ -142,6 +142,8 @@ class ApiServer::Impl {
                 [this](const httplib::Request& req, httplib::Response& res) { List(req, res); });
     server_.Post(R"(/v1/requests/([^/]+)/cancel)",
                  [this](const httplib::Request& req, httplib::Response& res) { Cancel(req, res); });
+    server_.Post(R"(/v1/requests/([^/]+)/tasks/([^/]+)/signal)",
+                 [this](const httplib::Request& req, httplib::Response& res) { Signal(req, res); });
     server_.Post(R"(/v1/requests/([^/]+)/rerun)",
                  [this](const httplib::Request& req, httplib::Response& res) { Rerun(req, res); });
     server_.Get(R"(/v1/requests/([^/]+))",
@@ -169,7 +171,7 @@ class ApiServer::Impl {
                 });
     // Known paths with a method they do not take: 405 rather than 404.
     const std::string known =
-        R"(/(healthz|readyz|metrics|v1/(requests(/[^/]+(/(cancel|rerun))?)?|templates(/[^/]+)?|services)))";
+        R"(/(healthz|readyz|metrics|v1/(requests(/[^/]+(/(cancel|rerun|tasks/[^/]+/signal))?)?|templates(/[^/]+)?|services)))";
     auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
       Error(res, 405, "method_not_allowed", req.method + " is not allowed on " + req.path);
     };
@@ -315,6 +317,43 @@ class ApiServer::Impl {
       return Reply(res, 202, {{"request_id", row->id}, {"status", "cancelling"}});
     }
     Reply(res, 200, {{"request_id", row->id}, {"status", *status}});
+  }
+
+  // Completes a waiting `signal` task with outputs or an error, once.
+  void Signal(const httplib::Request& req, httplib::Response& res) {
+    auto row = RequestFromPath(req, res);
+    if (!row) return;
+    const std::string task_id = req.matches[2];
+    auto tmpl = TemplateByHash(row->template_hash);
+    std::string base = task_id.substr(0, task_id.find('['));  // for_each instances: "id[i]"
+    const TaskSpec* spec = tmpl ? tmpl->Find(base) : nullptr;
+    if (!spec || spec->type != "signal" || (base != task_id) != spec->fan_out()) {
+      return Error(res, 404, "not_found",
+                   "request " + row->id + " has no signal task '" + task_id + "'", "/task_id");
+    }
+    if (row->status != "pending" && row->status != "running") {
+      return Error(res, 409, "not_running", "request " + row->id + " is " + row->status);
+    }
+    json body;
+    if (!ReadJsonBody(req, res, &body)) return;
+    if (!body.is_object() || body.size() != 1 ||
+        !(body.contains("outputs") ? body["outputs"].is_object()
+                                   : body.contains("error") && body["error"].is_string() &&
+                                         !body["error"].get<std::string>().empty())) {
+      return Error(res, 400, "invalid_request",
+                   "body must be {\"outputs\": {...}} or {\"error\": \"...\"}", "/");
+    }
+    auto inserted = store_.InsertSignal(row->id, task_id, body.value("outputs", json()),
+                                        body.value("error", ""));
+    if (!inserted.ok()) return StoreError(res, inserted.status());
+    if (!*inserted) {
+      return Error(res, 409, "already_signalled", "task '" + task_id + "' was already signalled");
+    }
+    {
+      LogScope scope(row->trace_id, row->id, task_id);
+      spdlog::info("signal accepted ({})", body.contains("error") ? "error" : "outputs");
+    }
+    Reply(res, 202, {{"request_id", row->id}, {"task_id", task_id}, {"status", "accepted"}});
   }
 
   // A new request with the same trace id and template version, linked to the original.

@@ -212,6 +212,38 @@ Result<std::vector<RequestRow>> RequestStore::ListRequests(const RequestFilter& 
   return out;
 }
 
+Result<bool> RequestStore::InsertSignal(const std::string& request_id, const std::string& task_id,
+                                        const json& outputs, const std::string& error) {
+  bool inserted = false;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    auto res = tx.exec_params(
+        "INSERT INTO task_signals (request_id, task_id, outputs, error)"
+        " VALUES ($1::uuid, $2, NULLIF($3, 'null')::jsonb, NULLIF($4, ''))"
+        " ON CONFLICT DO NOTHING RETURNING 1",
+        request_id, task_id, outputs.dump(), error);
+    inserted = !res.empty();
+    tx.commit();
+  });
+  if (!s.ok()) return s;
+  return inserted;
+}
+
+Result<std::optional<json>> RequestStore::GetSignal(const std::string& request_id,
+                                                    const std::string& task_id) {
+  std::optional<json> out;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(
+        "SELECT outputs::text, coalesce(error, '') FROM task_signals"
+        " WHERE request_id = $1::uuid AND task_id = $2",
+        request_id, task_id);
+    if (!res.empty()) out = json{{"outputs", JsonOrNull(res[0][0])}, {"error", Text(res[0][1])}};
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner, int limit,
                                                         int lease_ms) {
   std::vector<ClaimedRequest> out;

@@ -137,6 +137,13 @@ class RequestStore {
   Result<std::vector<TaskRunRow>> GetTaskRuns(const std::string& request_id);
   Result<std::vector<RequestRow>> ListRequests(const RequestFilter& filter);
 
+  // Records the signal for a task (outputs, or an error); false when the task already
+  // has one.
+  Result<bool> InsertSignal(const std::string& request_id, const std::string& task_id,
+                            const json& outputs, const std::string& error);
+  // The signal of a task: {"outputs": ..., "error": ...}, or nullopt when none yet.
+  Result<std::optional<json>> GetSignal(const std::string& request_id, const std::string& task_id);
+
   // --- engine side ---
   // Claims up to `limit` pending requests or requests whose lease expired, for `owner`,
   // bumping the fencing epoch. FOR UPDATE SKIP LOCKED: concurrent engines never claim the
