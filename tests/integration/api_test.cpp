@@ -146,5 +146,34 @@ TEST_F(Api, ATemplateDroppedInTheFolderIsPickedUpWithoutRestart) {
   EXPECT_EQ(r->status, 202);
 }
 
+TEST_F(Api, ListingPagesWithACursorStableUnderNewInserts) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(stack_->Submit("hello", {{"name", "page" + std::to_string(i)}}));
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    std::string url =
+        "/v1/requests?template=hello&limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor);
+    json body = json::parse(stack_->Get(url)->body);
+    for (const auto& r : body["requests"]) seen.push_back(r["request_id"]);
+    if (page == 0) stack_->Submit("hello", {{"name", "late"}});  // newer: not in later pages
+    if (body["next_cursor"].is_null()) break;
+    cursor = body["next_cursor"];
+  }
+  // Newest first, each once; the ones submitted before this test come after ours.
+  ASSERT_GE(seen.size(), ids.size());
+  std::vector<std::string> ours(seen.begin(), seen.begin() + 5);
+  EXPECT_EQ(ours, std::vector<std::string>(ids.rbegin(), ids.rend()));
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size())
+      << "a request was listed twice";
+  ExpectError(stack_->Get("/v1/requests?cursor=zz"), 400, "invalid_query", "cursor");
+  ExpectError(stack_->Get("/v1/requests?created_after=yesterday"), 400, "invalid_query",
+              "created_after");
+  ExpectError(stack_->Get("/v1/requests?parent=nope"), 400, "invalid_query", "parent");
+  json none = json::parse(stack_->Get("/v1/requests?created_after=2999-01-01T00:00:00Z")->body);
+  EXPECT_EQ(none["requests"].size(), 0u);
+}
+
 }  // namespace
 }  // namespace wf::test

@@ -5,6 +5,7 @@
 
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <set>
 #include <unordered_map>
 
@@ -73,6 +74,35 @@ bool ReadJsonBody(const httplib::Request& req, httplib::Response& res, json* out
 
 const std::set<std::string> kSubmitFields = {"template", "data", "trace_id", "idempotency_key"};
 const std::set<std::string> kRerunFields = {"from", "data"};
+const std::regex kTimestamp(
+    R"(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?)");
+
+std::string ToHex(const std::string& text) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+// "" when `hex` is not an even run of hex digits.
+std::string FromHex(const std::string& hex) {
+  if (hex.size() % 2 != 0 || hex.size() > 256) return "";
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = std::isxdigit(static_cast<unsigned char>(hex[i]))
+                 ? std::stoi(hex.substr(i, 1), nullptr, 16)
+                 : -1;
+    int lo = std::isxdigit(static_cast<unsigned char>(hex[i + 1]))
+                 ? std::stoi(hex.substr(i + 1, 1), nullptr, 16)
+                 : -1;
+    if (hi < 0 || lo < 0) return "";
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
 const std::set<std::string> kStatuses = {"pending", "running", "succeeded", "failed", "cancelled"};
 
 }  // namespace
@@ -478,6 +508,33 @@ class ApiServer::Impl {
       }
     }
     if (req.has_param("template")) f.template_name = req.get_param_value("template");
+    if (req.has_param("parent")) {
+      f.parent_request_id = req.get_param_value("parent");
+      if (!IsUuid(f.parent_request_id)) {
+        return Error(res, 400, "invalid_query", "parent must be a request id (UUID)", "parent");
+      }
+    }
+    for (auto [name, out] : {std::pair{"created_after", &f.created_after},
+                             std::pair{"created_before", &f.created_before}}) {
+      if (!req.has_param(name)) continue;
+      *out = req.get_param_value(name);
+      if (!std::regex_match(*out, kTimestamp)) {
+        return Error(res, 400, "invalid_query",
+                     std::string(name) + " must be an RFC 3339 time such as 2026-01-31T12:00:00Z",
+                     name);
+      }
+    }
+    if (req.has_param("cursor")) {
+      // The cursor is the hex of "<created_at>|<id>" of the last request of a page.
+      std::string raw = FromHex(req.get_param_value("cursor"));
+      auto bar = raw.find('|');
+      if (bar == std::string::npos || !IsUuid(raw.substr(bar + 1)) ||
+          !std::regex_match(raw.substr(0, bar), kTimestamp)) {
+        return Error(res, 400, "invalid_query", "cursor is not one this API gave out", "cursor");
+      }
+      f.after_created_at = raw.substr(0, bar);
+      f.after_id = raw.substr(bar + 1);
+    }
     if (req.has_param("limit")) {
       const std::string v = req.get_param_value("limit");
       if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos ||
@@ -490,7 +547,11 @@ class ApiServer::Impl {
     if (!rows.ok()) return StoreError(res, rows.status());
     json list = json::array();
     for (const auto& r : *rows) list.push_back(RequestSummaryJson(r));
-    Reply(res, 200, {{"requests", list}});
+    json next = nullptr;  // a full page may have more behind it
+    if (!rows->empty() && static_cast<int>(rows->size()) == f.limit) {
+      next = ToHex(rows->back().created_at + "|" + rows->back().id);
+    }
+    Reply(res, 200, {{"requests", list}, {"next_cursor", next}});
   }
 
   // The exact template version a request runs with, parsed once per process.

@@ -204,8 +204,14 @@ Result<std::vector<RequestRow>> RequestStore::ListRequests(const RequestFilter& 
                                   " WHERE ($1 = '' OR trace_id = NULLIF($1, '')::uuid)"
                                   "   AND ($2 = '' OR status = $2)"
                                   "   AND ($3 = '' OR template = $3)"
+                                  "   AND ($5 = '' OR parent_request_id = NULLIF($5, '')::uuid)"
+                                  "   AND ($6 = '' OR created_at >= NULLIF($6, '')::timestamptz)"
+                                  "   AND ($7 = '' OR created_at < NULLIF($7, '')::timestamptz)"
+                                  "   AND ($8 = '' OR (created_at, id) <"
+                                  "        (NULLIF($8, '')::timestamptz, NULLIF($9, '')::uuid))"
                                   " ORDER BY created_at DESC, id DESC LIMIT $4",
-                              f.trace_id, f.status, f.template_name, f.limit);
+                              f.trace_id, f.status, f.template_name, f.limit, f.parent_request_id,
+                              f.created_after, f.created_before, f.after_created_at, f.after_id);
     for (const auto& row : res) out.push_back(ToRequest(row));
   });
   if (!s.ok()) return s;

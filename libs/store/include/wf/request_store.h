@@ -76,6 +76,12 @@ struct RequestFilter {
   std::string trace_id;
   std::string status;
   std::string template_name;
+  std::string parent_request_id;
+  std::string created_after;   // inclusive, RFC 3339
+  std::string created_before;  // exclusive, RFC 3339
+  // Keyset pagination: only requests older than this (created_at, id), newest first.
+  std::string after_created_at;
+  std::string after_id;
   int limit = 50;
 };
 
