@@ -175,5 +175,30 @@ TEST_F(Api, ListingPagesWithACursorStableUnderNewInserts) {
   EXPECT_EQ(none["requests"].size(), 0u);
 }
 
+TEST_F(Api, MetricsInPrometheusText) {
+  stack_->Submit("hello", {{"name", "m"}});
+  stack_->Get("/v1/requests/6f1c1b9e-3a52-4c9b-9d2e-5f4a3b2c1d0e");
+  auto r = stack_->Get("/metrics");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type").rfind("text/plain", 0), 0u);
+  const std::string& text = r->body;
+  // Latency by route template (the id is not a label value), answers by code.
+  EXPECT_NE(text.find("wf_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/"
+                      "requests\",le=\"+Inf\"}"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          "wf_http_responses_total{method=\"GET\",route=\"/v1/requests/{id}\",code=\"404\"} "),
+      std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("6f1c1b9e"), std::string::npos);
+  // Queue gauges from the database: this suite runs no engine, so requests wait.
+  EXPECT_NE(text.find("wf_requests{template=\"hello\",status=\"pending\"}"), std::string::npos);
+  EXPECT_EQ(text.find("wf_queue_depth 0\n"), std::string::npos);
+  EXPECT_NE(text.find("wf_queue_oldest_age_seconds "), std::string::npos);
+  EXPECT_NE(text.find("wf_metrics_sources_up{source=\"db\"} 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace wf::test

@@ -12,6 +12,7 @@
 #include "wf/core/ids.h"
 #include "wf/db.h"
 #include "wf/logging.h"
+#include "wf/metrics.h"
 #include "wf/presence.h"
 #include "wf/redis.h"
 #include "wf/redis_task_state.h"
@@ -23,6 +24,7 @@ namespace wf {
 namespace {
 
 const char* kJson = "application/json";
+thread_local std::chrono::steady_clock::time_point request_start;
 constexpr size_t kMaxJsonDepth = 64;  // request bodies; templates are files, not bodies
 
 void Reply(httplib::Response& res, int status, const json& body) {
@@ -130,6 +132,16 @@ class ApiServer::Impl {
           Error(res, res.status, "http_error", "HTTP " + std::to_string(res.status));
       }
     });
+    // Latency by route: stamped before routing, observed once the answer is written (the
+    // same thread runs both).
+    server_.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+      request_start = std::chrono::steady_clock::now();
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - request_start;
+      http_metrics_.Observe(req.method, req.path, res.status, took.count());
+    });
     server_.set_exception_handler(
         [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
           try {
@@ -208,6 +220,26 @@ class ApiServer::Impl {
     server_.Put(known, not_allowed);
     server_.Patch(known, not_allowed);
     server_.Delete(known, not_allowed);
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::string text;
+      http_metrics_.Render(&text);
+      StoreGauges gauges;
+      Status s = store_.ReadGauges(&gauges);
+      if (s.ok()) {
+        RenderStoreGauges(gauges, &text);
+      } else {
+        spdlog::warn("metrics: {}", s.ToString());
+      }
+      auto engines = ListPresence(redis_);
+      if (engines.ok()) RenderEngines(*engines, &text);
+      text +=
+          "# HELP wf_metrics_sources_up Whether the database (db) and Redis (redis) answered.\n";
+      text += "# TYPE wf_metrics_sources_up gauge\n";
+      text += std::string("wf_metrics_sources_up{source=\"db\"} ") + (s.ok() ? "1" : "0") + "\n";
+      text += std::string("wf_metrics_sources_up{source=\"redis\"} ") + (engines.ok() ? "1" : "0") +
+              "\n";
+      res.set_content(text, "text/plain; version=0.0.4");
+    });
     server_.Get("/v1/services", [this](const httplib::Request&, httplib::Response& res) {
       auto list = ListPresence(redis_);
       if (!list.ok()) return Error(res, 503, "unavailable", list.status().message());
@@ -575,6 +607,7 @@ class ApiServer::Impl {
   Redis& redis_;
   RequestStore store_;
   TemplateCatalog& catalog_;
+  HttpMetrics http_metrics_;
   httplib::Server server_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const Template>> by_hash_;

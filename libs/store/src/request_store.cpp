@@ -218,6 +218,25 @@ Result<std::vector<RequestRow>> RequestStore::ListRequests(const RequestFilter& 
   return out;
 }
 
+Status RequestStore::ReadGauges(StoreGauges* out) {
+  return db_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    for (const auto& row :
+         tx.exec("SELECT template, status, count(*) FROM requests GROUP BY 1, 2")) {
+      out->by_template_status.push_back({{row[0].c_str(), row[1].c_str()}, row[2].as<int64_t>()});
+    }
+    auto q = tx.exec(
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8"
+        " FROM requests WHERE status = 'pending'");
+    out->pending = q[0][0].as<int64_t>();
+    out->oldest_pending_age_s = q[0][1].as<double>();
+    for (const auto& row : tx.exec("SELECT owner, count(*) FROM requests"
+                                   " WHERE status = 'running' AND owner IS NOT NULL GROUP BY 1")) {
+      out->leases_by_engine.push_back({row[0].c_str(), row[1].as<int64_t>()});
+    }
+  });
+}
+
 Result<bool> RequestStore::InsertSignal(const std::string& request_id, const std::string& task_id,
                                         const json& outputs, const std::string& error) {
   bool inserted = false;

@@ -122,6 +122,14 @@ struct LeaseRef {
   int64_t epoch = 0;
 };
 
+// What the database says about the queue and the fleet, read at metrics scrape time.
+struct StoreGauges {
+  std::vector<std::pair<std::pair<std::string, std::string>, int64_t>> by_template_status;
+  int64_t pending = 0;
+  double oldest_pending_age_s = 0;
+  std::vector<std::pair<std::string, int64_t>> leases_by_engine;
+};
+
 class RequestStore {
  public:
   explicit RequestStore(Database& db) : db_(db) {}
@@ -149,6 +157,10 @@ class RequestStore {
                             const json& outputs, const std::string& error);
   // The signal of a task: {"outputs": ..., "error": ...}, or nullopt when none yet.
   Result<std::optional<json>> GetSignal(const std::string& request_id, const std::string& task_id);
+
+  // Counts by template and status, queue depth and age, leases by engine: one read-only
+  // transaction (the counts scan the requests table; scrape accordingly).
+  Status ReadGauges(StoreGauges* out);
 
   // --- engine side ---
   // Claims up to `limit` pending requests or requests whose lease expired, for `owner`,
