@@ -13,6 +13,7 @@
 #include "wf/db.h"
 #include "wf/logging.h"
 #include "wf/metrics.h"
+#include "wf/openapi.h"
 #include "wf/presence.h"
 #include "wf/redis.h"
 #include "wf/redis_task_state.h"
@@ -213,7 +214,7 @@ class ApiServer::Impl {
                 });
     // Known paths with a method they do not take: 405 rather than 404.
     const std::string known =
-        R"(/(healthz|readyz|metrics|v1/(requests(/[^/]+(/(cancel|rerun|tasks/[^/]+/signal))?)?|templates(/[^/]+)?|services)))";
+        R"(/(healthz|readyz|metrics|v1/(requests(/[^/]+(/(cancel|rerun|tasks/[^/]+/signal))?)?|templates(/[^/]+)?|services|openapi\.json)))";
     auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
       Error(res, 405, "method_not_allowed", req.method + " is not allowed on " + req.path);
     };
@@ -244,6 +245,9 @@ class ApiServer::Impl {
       auto list = ListPresence(redis_);
       if (!list.ok()) return Error(res, 503, "unavailable", list.status().message());
       Reply(res, 200, {{"services", *list}});
+    });
+    server_.Get("/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+      Reply(res, 200, OpenApiJson());
     });
   }
 
