@@ -120,6 +120,8 @@ class ApiServer::Impl {
     server_.set_read_timeout(10, 0);
     server_.set_write_timeout(10, 0);
     server_.set_keep_alive_max_count(1000);
+    // Small JSON answers must not wait for the client's delayed ACK (Nagle): ~40 ms each.
+    server_.set_tcp_nodelay(true);
     server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
       switch (res.status) {

@@ -1,0 +1,569 @@
+// wf-bench: benchmark scenarios against a running wf stack, through the public REST API.
+//
+//   wf-bench SCENARIO [--api URL] [--templates DIR] [-n N] [-k K] [-c C] [--count M]
+//
+// Scenarios: chain, hop, fanout, submit, pickup (see docs/benchmarks.md). Prints a
+// human-readable table and one JSON line (starting with '{') with the results.
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string scenario;
+  std::string api;
+  std::string templates_dir;
+  int n = 2000;
+  int k = 5;
+  int c = 32;
+  int count = 20000;
+  int fanout = 1000;
+  int timeout_s = 600;
+};
+
+[[noreturn]] void die(const std::string& msg) {
+  std::cerr << "wf-bench: " << msg << "\n";
+  std::exit(2);
+}
+
+// Microseconds since the Unix epoch, from the system clock.
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Parses "2026-01-01T00:00:00.123456Z" (the API's timestamp format) into microseconds
+// since the epoch; nullopt for null or anything else.
+std::optional<int64_t> parse_ts(const json& v) {
+  if (!v.is_string()) return std::nullopt;
+  const std::string& s = v.get_ref<const std::string&>();
+  std::tm tm{};
+  int year = 0, mon = 0, day = 0, hh = 0, mm = 0, ss = 0, consumed = 0;
+  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d%n", &year, &mon, &day, &hh, &mm, &ss, &consumed) !=
+      6)
+    return std::nullopt;
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hh;
+  tm.tm_min = mm;
+  tm.tm_sec = ss;
+  int64_t us = static_cast<int64_t>(timegm(&tm)) * 1000000;
+  size_t i = static_cast<size_t>(consumed);
+  if (i < s.size() && s[i] == '.') {
+    int64_t frac = 0;
+    int digits = 0;
+    for (++i; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
+      if (digits < 6) {
+        frac = frac * 10 + (s[i] - '0');
+        ++digits;
+      }
+    }
+    while (digits++ < 6) frac *= 10;
+    us += frac;
+  }
+  return us;
+}
+
+std::string format_ts(int64_t us) {
+  std::time_t secs = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(us % 1000000));
+  return buf;
+}
+
+// Percent-encodes a query parameter value.
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
+
+// Nearest-rank percentile of an unsorted sample (p in [0, 100]).
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
+  rank = std::clamp<size_t>(rank, 1, v.size());
+  return v[rank - 1];
+}
+
+double mean(const std::vector<double>& v) {
+  if (v.empty()) return 0;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// One keep-alive HTTP client on the API.
+class Api {
+ public:
+  explicit Api(const std::string& url) : cli_(url) {
+    cli_.set_keep_alive(true);
+    cli_.set_tcp_nodelay(true);
+    cli_.set_connection_timeout(5, 0);
+    cli_.set_read_timeout(30, 0);
+    cli_.set_write_timeout(30, 0);
+  }
+
+  // POST /v1/requests; returns the request id (throws on anything but 202).
+  std::string submit(const std::string& tmpl, const json& data) {
+    json body = {{"template", tmpl}, {"data", data}};
+    for (int attempt = 0;; ++attempt) {
+      auto res = cli_.Post("/v1/requests", body.dump(), "application/json");
+      if (res && res->status == 202) return json::parse(res->body).at("request_id");
+      if (attempt >= 3)
+        throw std::runtime_error("submit failed: " +
+                                 (res ? std::to_string(res->status) + " " + res->body
+                                      : httplib::to_string(res.error())));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  // GET PATH; nullopt unless 200.
+  std::optional<json> get(const std::string& path) {
+    auto res = cli_.Get(path);
+    if (!res || res->status != 200) return std::nullopt;
+    return json::parse(res->body);
+  }
+
+  int status_of(const std::string& path) {
+    auto res = cli_.Get(path);
+    return res ? res->status : -1;
+  }
+
+ private:
+  httplib::Client cli_;
+};
+
+// ---------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------
+
+json chain_template(const std::string& name, int k) {
+  json tasks = json::array();
+  for (int i = 0; i < k; ++i) {
+    json t = {{"id", "t" + std::to_string(i)}, {"type", "noop"}};
+    if (i > 0) t["depends_on"] = json::array({"t" + std::to_string(i - 1)});
+    tasks.push_back(t);
+  }
+  return {{"name", name},
+          {"version", "1"},
+          {"description", "benchmark: a chain of " + std::to_string(k) + " noop tasks"},
+          {"tasks", tasks}};
+}
+
+json fanout_template(const std::string& name) {
+  return {{"name", name},
+          {"version", "1"},
+          {"description", "benchmark: 1 -> for_each over data.items (noop) -> 1"},
+          {"inputs",
+           {{"type", "object"},
+            {"properties", {{"items", {{"type", "array"}}}}},
+            {"required", json::array({"items"})}}},
+          {"tasks",
+           json::array({{{"id", "start"}, {"type", "noop"}},
+                        {{"id", "fan"},
+                         {"type", "noop"},
+                         {"depends_on", json::array({"start"})},
+                         {"for_each", "${data.items}"}},
+                        {{"id", "end"}, {"type", "noop"}, {"depends_on", json::array({"fan"})}}})}};
+}
+
+// Writes the template into the templates folder (atomically) and waits until the API
+// serves it.
+void install_template(const Options& o, const json& doc) {
+  const std::string name = doc.at("name");
+  Api api(o.api);
+  if (!o.templates_dir.empty()) {
+    std::filesystem::path dir(o.templates_dir);
+    std::filesystem::path tmp = dir / ("." + name + ".json.tmp");
+    {
+      std::ofstream out(tmp);
+      if (!out) die("cannot write " + tmp.string());
+      out << doc.dump(2) << "\n";
+    }
+    std::filesystem::rename(tmp, dir / (name + ".json"));
+  }
+  auto t0 = Clock::now();
+  while (api.status_of("/v1/templates/" + name) != 200) {
+    if (seconds_since(t0) > 30)
+      die("template " + name + " not served by the API within 30 s (is --templates the " +
+          "stack's WF_TEMPLATES_DIR?)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+void report(const std::string& scenario, const std::vector<std::pair<std::string, json>>& rows) {
+  std::printf("\n%-32s %s\n", "scenario", scenario.c_str());
+  json line = {{"scenario", scenario}};
+  for (const auto& [key, value] : rows) {
+    std::string shown;
+    if (value.is_number_float()) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3f", value.get<double>());
+      shown = buf;
+    } else if (value.is_string()) {
+      shown = value.get<std::string>();
+    } else {
+      shown = value.dump();
+    }
+    std::printf("%-32s %s\n", key.c_str(), shown.c_str());
+    line[key] = value;
+  }
+  std::printf("\n%s\n", line.dump().c_str());
+  std::fflush(stdout);
+}
+
+double round3(double x) { return static_cast<double>(static_cast<int64_t>(x * 1000 + 0.5)) / 1000; }
+
+// Runs fn(thread_index) on c threads and joins them; rethrows the first exception.
+template <typename Fn>
+void parallel(int c, Fn fn) {
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::exception_ptr err;
+  for (int t = 0; t < c; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        fn(t);
+      } catch (...) {
+        std::lock_guard lk(mu);
+        if (!err) err = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  if (err) std::rethrow_exception(err);
+}
+
+// Waits until one request has ended; returns its document.
+json wait_request(Api& api, const std::string& id, int timeout_s, int poll_ms) {
+  auto t0 = Clock::now();
+  for (;;) {
+    auto doc = api.get("/v1/requests/" + id);
+    if (doc) {
+      const std::string st = (*doc)["status"];
+      if (st == "succeeded") return *doc;
+      if (st == "failed" || st == "cancelled")
+        die("request " + id + " ended " + st + ": " + (*doc)["error"].dump());
+    }
+    if (seconds_since(t0) > timeout_s) die("request " + id + " did not finish in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------
+
+void run_chain(const Options& o) {
+  const std::string name = "bench_chain_" + std::to_string(o.k);
+  install_template(o, chain_template(name, o.k));
+
+  std::atomic<int> next{0};
+  const int64_t start_us = now_us();
+  const std::string since = format_ts(start_us - 1000);  // ms slack for the server clock
+  auto t0 = Clock::now();
+  parallel(o.c, [&](int) {
+    Api api(o.api);
+    while (next.fetch_add(1) < o.n) api.submit(name, json::object());
+  });
+  const double submit_s = seconds_since(t0);
+
+  // Count this run's succeeded requests by paging the list; stop when all N are there.
+  Api api(o.api);
+  int succeeded = 0;
+  int64_t first_created = INT64_MAX, last_finished = 0;
+  for (;;) {
+    succeeded = 0;
+    first_created = INT64_MAX;
+    last_finished = 0;
+    std::string cursor;
+    for (;;) {
+      std::string path = "/v1/requests?template=" + name +
+                         "&status=succeeded&limit=1000&created_after=" + url_encode(since);
+      if (!cursor.empty()) path += "&cursor=" + url_encode(cursor);
+      auto page = api.get(path);
+      if (!page) die("listing requests failed");
+      for (const auto& r : (*page)["requests"]) {
+        ++succeeded;
+        if (auto c = parse_ts(r["created_at"])) first_created = std::min(first_created, *c);
+        if (auto f = parse_ts(r["finished_at"])) last_finished = std::max(last_finished, *f);
+      }
+      if (!(*page)["next_cursor"].is_string()) break;
+      cursor = (*page)["next_cursor"];
+    }
+    if (succeeded >= o.n) break;
+    auto bad = api.get("/v1/requests?template=" + name +
+                       "&status=failed&limit=1&created_after=" + url_encode(since));
+    if (bad && !(*bad)["requests"].empty()) {
+      die("a request failed: " + (*bad)["requests"][0].dump());
+    }
+    if (seconds_since(t0) > o.timeout_s)
+      die("only " + std::to_string(succeeded) + " of " + std::to_string(o.n) +
+          " requests succeeded within the timeout");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  // Wall time: first submit (client clock) to the last finished_at (server clock, same host).
+  const double wall_s = static_cast<double>(last_finished - start_us) / 1e6;
+  const double server_s = static_cast<double>(last_finished - first_created) / 1e6;
+  const double tasks = static_cast<double>(o.n) * o.k;
+  report("chain", {{"requests", o.n},
+                   {"tasks_per_request", o.k},
+                   {"clients", o.c},
+                   {"submit_s", round3(submit_s)},
+                   {"wall_s", round3(wall_s)},
+                   {"server_window_s", round3(server_s)},
+                   {"tasks_per_s", round3(tasks / wall_s)},
+                   {"requests_per_s", round3(o.n / wall_s)}});
+}
+
+void run_hop(const Options& o) {
+  const int k = o.k;
+  const std::string name = "bench_chain_" + std::to_string(k);
+  install_template(o, chain_template(name, k));
+  Api api(o.api);
+  const std::string id = api.submit(name, json::object());
+  json doc = wait_request(api, id, o.timeout_s, 20);
+
+  std::map<std::string, json> by_id;
+  for (const auto& t : doc["tasks"]) by_id[t["id"]] = t;
+  std::vector<double> gap_ms, s2s_ms, run_ms;
+  std::optional<int64_t> prev_start, prev_finish, first_start, last_finish;
+  for (int i = 0; i < k; ++i) {
+    const json& t = by_id.at("t" + std::to_string(i));
+    auto s = parse_ts(t["started_at"]), f = parse_ts(t["finished_at"]);
+    if (!s || !f) die("task t" + std::to_string(i) + " has no started_at/finished_at");
+    if (i == 0) first_start = s;
+    last_finish = f;
+    run_ms.push_back(static_cast<double>(*f - *s) / 1000.0);
+    if (prev_finish) {
+      gap_ms.push_back(static_cast<double>(*s - *prev_finish) / 1000.0);
+      s2s_ms.push_back(static_cast<double>(*s - *prev_start) / 1000.0);
+    }
+    prev_start = s;
+    prev_finish = f;
+  }
+  auto created = parse_ts(doc["created_at"]), finished = parse_ts(doc["finished_at"]);
+  report(
+      "hop",
+      {{"chain_length", k},
+       {"hop_gap_p50_ms", round3(percentile(gap_ms, 50))},
+       {"hop_gap_p99_ms", round3(percentile(gap_ms, 99))},
+       {"hop_start_to_start_p50_ms", round3(percentile(s2s_ms, 50))},
+       {"hop_start_to_start_p99_ms", round3(percentile(s2s_ms, 99))},
+       {"hop_start_to_start_mean_ms", round3(mean(s2s_ms))},
+       {"task_run_p50_ms", round3(percentile(run_ms, 50))},
+       {"first_start_to_last_finish_ms",
+        round3(static_cast<double>(*last_finish - *first_start) / 1000.0)},
+       {"request_created_to_finished_ms",
+        round3(created && finished ? static_cast<double>(*finished - *created) / 1000.0 : -1.0)}});
+}
+
+void run_fanout(const Options& o) {
+  const std::string name = "bench_fanout";
+  install_template(o, fanout_template(name));
+  json items = json::array();
+  for (int i = 0; i < o.fanout; ++i) items.push_back(i);
+  Api api(o.api);
+  const int64_t submit_us = now_us();
+  auto t0 = Clock::now();
+  const std::string id = api.submit(name, {{"items", items}});
+  json doc = wait_request(api, id, o.timeout_s, 5);
+  const double client_ms = seconds_since(t0) * 1000.0;
+  auto created = parse_ts(doc["created_at"]), finished = parse_ts(doc["finished_at"]);
+  auto started = parse_ts(doc["started_at"]);
+  report("fanout",
+         {{"instances", o.fanout},
+          {"wall_ms", round3(static_cast<double>(*finished - submit_us) / 1000.0)},
+          {"created_to_finished_ms", round3(static_cast<double>(*finished - *created) / 1000.0)},
+          {"started_to_finished_ms",
+           round3(started ? static_cast<double>(*finished - *started) / 1000.0 : -1.0)},
+          {"client_observed_ms", round3(client_ms)}});
+}
+
+void run_submit(const Options& o) {
+  const std::string name = "bench_chain_1";
+  install_template(o, chain_template(name, 1));
+  std::vector<std::vector<double>> lat(static_cast<size_t>(o.c));
+  std::atomic<int> next{0};
+  // Warm-up: one request per connection is not counted.
+  auto t0 = Clock::now();
+  parallel(o.c, [&](int t) {
+    Api api(o.api);
+    api.submit(name, json::object());
+    auto& mine = lat[static_cast<size_t>(t)];
+    while (next.fetch_add(1) < o.count) {
+      auto s = Clock::now();
+      api.submit(name, json::object());
+      mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+    }
+  });
+  const double wall_s = seconds_since(t0);
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  report("submit", {{"requests", o.count},
+                    {"connections", o.c},
+                    {"wall_s", round3(wall_s)},
+                    {"requests_per_s", round3(o.count / wall_s)},
+                    {"latency_p50_ms", round3(percentile(all, 50))},
+                    {"latency_p99_ms", round3(percentile(all, 99))},
+                    {"latency_max_ms", round3(percentile(all, 100))}});
+}
+
+void run_pickup(const Options& o) {
+  const std::string name = "bench_chain_1";
+  install_template(o, chain_template(name, 1));
+  Api api(o.api);
+  std::vector<double> pick_ms, done_ms;
+  for (int i = 0; i < o.count; ++i) {
+    const std::string id = api.submit(name, json::object());
+    json doc = wait_request(api, id, o.timeout_s, 2);
+    auto created = parse_ts(doc["created_at"]);
+    auto finished = parse_ts(doc["finished_at"]);
+    auto started = parse_ts(doc["tasks"][0]["started_at"]);
+    if (!created || !started || !finished) die("request " + id + " lacks timestamps");
+    pick_ms.push_back(static_cast<double>(*started - *created) / 1000.0);
+    done_ms.push_back(static_cast<double>(*finished - *created) / 1000.0);
+  }
+  report("pickup", {{"requests", o.count},
+                    {"pickup_p50_ms", round3(percentile(pick_ms, 50))},
+                    {"pickup_p99_ms", round3(percentile(pick_ms, 99))},
+                    {"pickup_max_ms", round3(percentile(pick_ms, 100))},
+                    {"created_to_finished_p50_ms", round3(percentile(done_ms, 50))},
+                    {"created_to_finished_p99_ms", round3(percentile(done_ms, 99))}});
+}
+
+void usage() {
+  std::cout
+      << "usage: wf-bench SCENARIO [options]\n"
+         "scenarios:\n"
+         "  chain    N requests x a chain of K noop tasks, C concurrent clients (tasks/s)\n"
+         "  hop      one request, a chain of K (default 200) noop tasks (ms per hop)\n"
+         "  fanout   one request: 1 -> F parallel noop (for_each) -> 1 (wall time)\n"
+         "  submit   API ingest only, COUNT requests on C keep-alive connections\n"
+         "  pickup   COUNT requests one at a time: submit -> first task started\n"
+         "options:\n"
+         "  --api URL          API base URL (default: $WF_API_URL, else http://127.0.0.1:8470)\n"
+         "  --templates DIR    the stack's templates folder; bench templates are written there\n"
+         "  -n N               chain: requests (default 2000)\n"
+         "  -k K               chain: tasks per request (default 5); hop: chain length (200)\n"
+         "  -c C               chain/submit: concurrent clients (default 32)\n"
+         "  --count M          submit: requests (default 20000); pickup: requests (200)\n"
+         "  --fanout F         fanout: instances (default 1000)\n"
+         "  --timeout S        give up after S seconds (default 600)\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (const char* env = std::getenv("WF_API_URL")) o.api = env;
+  if (o.api.empty()) o.api = "http://127.0.0.1:8470";
+  if (const char* env = std::getenv("WF_TEMPLATES_DIR")) o.templates_dir = env;
+  bool count_set = false, k_set = false;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto value = [&](size_t& i) -> std::string {
+    if (i + 1 >= args.size()) die("missing value for " + args[i]);
+    return args[++i];
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else if (a == "--api") {
+      o.api = value(i);
+    } else if (a == "--templates") {
+      o.templates_dir = value(i);
+    } else if (a == "-n") {
+      o.n = std::stoi(value(i));
+    } else if (a == "-k") {
+      o.k = std::stoi(value(i));
+      k_set = true;
+    } else if (a == "-c") {
+      o.c = std::stoi(value(i));
+    } else if (a == "--count") {
+      o.count = std::stoi(value(i));
+      count_set = true;
+    } else if (a == "--fanout") {
+      o.fanout = std::stoi(value(i));
+    } else if (a == "--timeout") {
+      o.timeout_s = std::stoi(value(i));
+    } else if (o.scenario.empty() && !a.empty() && a[0] != '-') {
+      o.scenario = a;
+    } else {
+      die("unknown argument: " + a + " (see --help)");
+    }
+  }
+  if (o.scenario.empty()) {
+    usage();
+    return 2;
+  }
+  if (o.n < 1 || o.k < 1 || o.c < 1 || o.count < 1 || o.fanout < 1) die("counts must be >= 1");
+  try {
+    if (o.scenario == "chain") {
+      run_chain(o);
+    } else if (o.scenario == "hop") {
+      if (!k_set) o.k = 200;
+      run_hop(o);
+    } else if (o.scenario == "fanout") {
+      run_fanout(o);
+    } else if (o.scenario == "submit") {
+      run_submit(o);
+    } else if (o.scenario == "pickup") {
+      if (!count_set) o.count = 200;
+      run_pickup(o);
+    } else {
+      die("unknown scenario: " + o.scenario + " (see --help)");
+    }
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  return 0;
+}
