@@ -17,7 +17,8 @@
 // X-Request-Id and X-Trace-Id; a header of the same name in `headers` takes precedence.
 // Outputs: `status` (the HTTP status) plus the named outputs or, without an `outputs`
 // param, the JSON response body as `body`. Connect errors, timeouts, 429 and 5xx fail the
-// task as retryable; other unexpected statuses fail it for good.
+// task as retryable (`retry_status` replaces that list of statuses); other unexpected
+// statuses fail it for good.
 
 #include <algorithm>
 #include <cctype>
@@ -38,11 +39,12 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kErrorBodyBytes = 512;
 constexpr int64_t kMaxTimeoutMs = 24LL * 60 * 60 * 1000;
 constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
-constexpr std::string_view kParams[] = {"method",     "url",
-                                        "headers",    "query",
-                                        "body",       "expected_status",
-                                        "outputs",    "connect_timeout_ms",
-                                        "timeout_ms", "idempotency_header"};
+constexpr std::string_view kParams[] = {"method",      "url",
+                                        "headers",     "query",
+                                        "body",        "expected_status",
+                                        "outputs",     "connect_timeout_ms",
+                                        "timeout_ms",  "idempotency_header",
+                                        "retry_status"};
 
 struct HttpParams {
   std::string method = "GET";
@@ -50,7 +52,8 @@ struct HttpParams {
   std::vector<std::pair<std::string, std::string>> headers;
   json query = json::object();
   std::optional<json> body;
-  std::vector<long> expected_status;                                        // empty: any 2xx
+  std::vector<long> expected_status;              // empty: any 2xx
+  std::optional<std::vector<long>> retry_status;  // retryable statuses; default 429 and 5xx
   std::optional<std::vector<std::pair<std::string, std::string>>> outputs;  // name, pointer
   long connect_timeout_ms = 5000;
   long timeout_ms = 30000;
@@ -99,6 +102,29 @@ std::string MustBe(const char* what, const json& v) {
 
 // Checks the params. At load time (allow_expressions) a `${...}` string passes any type
 // check; at run time expressions are resolved and every value must have its final type.
+// `key` (when present): an HTTP status or a non-empty array of them.
+template <typename IsExpr>
+Status CheckStatusList(const json& params, const char* key, const std::string& path,
+                       const IsExpr& expr) {
+  auto it = params.find(key);
+  if (it == params.end() || expr(*it)) return Status::Ok();
+  std::string spath = JsonPathJoin(path, key);
+  const char* kWhat = "an HTTP status (an integer in 100..599)";
+  if (it->is_array()) {
+    if (it->empty()) return Status::Invalid("must not be empty", spath);
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& v = (*it)[i];
+      if (!expr(v) && !IsIntIn(v, 100, 599)) {
+        return Status::Invalid(MustBe(kWhat, v), JsonPathJoin(spath, i));
+      }
+    }
+  } else if (!IsIntIn(*it, 100, 599)) {
+    return Status::Invalid(
+        MustBe("an HTTP status (an integer in 100..599) or an array of them", *it), spath);
+  }
+  return Status::Ok();
+}
+
 Status CheckParams(const json& params, const std::string& path, bool allow_expressions) {
   auto expr = [&](const json& v) { return allow_expressions && IsExpression(v); };
   if (!params.is_object()) return Status::Invalid(MustBe("an object", params), path);
@@ -153,21 +179,8 @@ Status CheckParams(const json& params, const std::string& path, bool allow_expre
     }
   }
 
-  if (auto it = params.find("expected_status"); it != params.end() && !expr(*it)) {
-    std::string spath = JsonPathJoin(path, "expected_status");
-    const char* kWhat = "an HTTP status (an integer in 100..599)";
-    if (it->is_array()) {
-      if (it->empty()) return Status::Invalid("must not be empty", spath);
-      for (size_t i = 0; i < it->size(); ++i) {
-        const json& v = (*it)[i];
-        if (!expr(v) && !IsIntIn(v, 100, 599)) {
-          return Status::Invalid(MustBe(kWhat, v), JsonPathJoin(spath, i));
-        }
-      }
-    } else if (!IsIntIn(*it, 100, 599)) {
-      return Status::Invalid(
-          MustBe("an HTTP status (an integer in 100..599) or an array of them", *it), spath);
-    }
+  for (const char* key : {"expected_status", "retry_status"}) {
+    if (Status st = CheckStatusList(params, key, path, expr); !st.ok()) return st;
   }
 
   if (auto it = params.find("outputs"); it != params.end() && !expr(*it)) {
@@ -227,13 +240,19 @@ HttpParams ExtractParams(const json& params) {
   }
   if (auto it = params.find("query"); it != params.end()) p.query = *it;
   if (auto it = params.find("body"); it != params.end()) p.body = *it;
-  if (auto it = params.find("expected_status"); it != params.end()) {
-    if (it->is_array()) {
-      for (const auto& v : *it) p.expected_status.push_back(v.get<long>());
+  auto statuses = [](const json& v) {
+    std::vector<long> out;
+    if (v.is_array()) {
+      for (const auto& x : v) out.push_back(x.get<long>());
     } else {
-      p.expected_status.push_back(it->get<long>());
+      out.push_back(v.get<long>());
     }
+    return out;
+  };
+  if (auto it = params.find("expected_status"); it != params.end()) {
+    p.expected_status = statuses(*it);
   }
+  if (auto it = params.find("retry_status"); it != params.end()) p.retry_status = statuses(*it);
   if (auto it = params.find("outputs"); it != params.end()) {
     p.outputs.emplace();
     for (const auto& [name, value] : it->items())
@@ -391,7 +410,10 @@ class HttpTask : public Task {
     if (!expected) {
       std::string error = display + ": unexpected status " + std::to_string(resp.status);
       if (!resp.body.empty()) error += ": " + Snippet(resp.body, kErrorBodyBytes);
-      bool retryable = resp.status == 429 || (resp.status >= 500 && resp.status < 600);
+      bool retryable = p.retry_status
+                           ? std::find(p.retry_status->begin(), p.retry_status->end(),
+                                       resp.status) != p.retry_status->end()
+                           : resp.status == 429 || (resp.status >= 500 && resp.status < 600);
       return TaskOutcome::Failed(std::move(error), retryable);
     }
 

@@ -189,6 +189,20 @@ TEST(Workflow, RetryableFailuresAreRetriedWithBackoffOthersAreNot) {
   EXPECT_EQ(r["status"], "failed");
   EXPECT_EQ(r["tasks"][0]["attempts"], 1) << "a 404 is not retryable";
   EXPECT_EQ(missing.load(), 1);
+
+  // A task can declare which statuses are worth another attempt: here the 404.
+  stack.AddTemplate(
+      "patient", {{"name", "patient"},
+                  {"tasks",
+                   {{{"id", "call"},
+                     {"type", "http"},
+                     {"retry", retry},
+                     {"params", {{"url", flaky.url() + "/missing"}, {"retry_status", {404}}}}}}}});
+  ASSERT_TRUE(WaitFor([&] { return stack.Get("/v1/templates/patient")->status == 200; }, 10s));
+  r = stack.WaitDone(stack.Submit("patient", json::object()), 30s);
+  EXPECT_EQ(r["status"], "failed");
+  EXPECT_EQ(r["tasks"][0]["attempts"], 4);
+  EXPECT_EQ(missing.load(), 5);
 }
 
 TEST(Workflow, TwoEnginesRunEachRequestExactlyOnce) {
