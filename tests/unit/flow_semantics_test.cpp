@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "run_fixtures.h"
 #include "wf/core/template.h"
 #include "wf/request_run.h"
 #include "wf/request_store.h"
@@ -49,45 +50,15 @@ static void PrintTo(RunAction::Kind k, std::ostream* os) { *os << KindName(k); }
 
 namespace {
 
+using fixtures::MakeRequest;
+using fixtures::MustParse;
+using fixtures::Row;
+
 std::string KindsText(const std::vector<Kind>& kinds) {
   std::string out = "[";
   for (size_t i = 0; i < kinds.size(); ++i)
     out += (i ? ", " : "") + std::string(KindName(kinds[i]));
   return out + "]";
-}
-
-std::shared_ptr<const Template> MustParse(const json& doc) {
-  std::vector<TemplateError> errors;
-  auto r = ParseTemplate(doc, nullptr, &errors);
-  EXPECT_TRUE(r.ok()) << FormatTemplateErrors(errors);
-  return r.ok() ? *r : nullptr;
-}
-
-std::shared_ptr<const Template> MustParse(const char* text) { return MustParse(json::parse(text)); }
-
-ClaimedRequest MakeRequest(json data) {
-  ClaimedRequest req;
-  req.id = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
-  req.trace_id = "trace-flow";
-  req.template_name = "wf";
-  req.template_hash = "hash";
-  req.data = std::move(data);
-  req.epoch = 1;
-  req.claims = 1;
-  return req;
-}
-
-TaskRunRow Row(const std::string& task, const std::string& status, int attempts,
-               json outputs = nullptr, const std::string& error = "") {
-  TaskRunRow row;
-  row.request_id = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
-  row.task_id = task;
-  row.type = "noop";
-  row.status = status;
-  row.attempts = attempts;
-  row.outputs = std::move(outputs);
-  row.error = error;
-  return row;
 }
 
 // Drives a RequestRun the way the engine does: every bookkeeping action is applied as if

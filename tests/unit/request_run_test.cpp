@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "run_fixtures.h"
 #include "wf/core/template.h"
 #include "wf/request_run.h"
 #include "wf/request_store.h"
@@ -14,38 +15,9 @@ namespace wf {
 namespace {
 
 using Kind = RunAction::Kind;
-
-std::shared_ptr<const Template> MustParse(const std::string& text) {
-  std::vector<TemplateError> errors;
-  auto r = ParseTemplate(json::parse(text), nullptr, &errors);
-  EXPECT_TRUE(r.ok()) << FormatTemplateErrors(errors);
-  return r.ok() ? *r : nullptr;
-}
-
-ClaimedRequest MakeRequest(json data = json::object()) {
-  ClaimedRequest req;
-  req.id = "11111111-2222-4333-8444-555555555555";
-  req.trace_id = "trace-abc";
-  req.template_name = "wf";
-  req.template_hash = "hash";
-  req.data = std::move(data);
-  req.epoch = 1;
-  req.claims = 1;
-  return req;
-}
-
-TaskRunRow Row(const std::string& task, const std::string& status, int attempts,
-               json outputs = nullptr, const std::string& error = "") {
-  TaskRunRow row;
-  row.request_id = "11111111-2222-4333-8444-555555555555";
-  row.task_id = task;
-  row.type = "noop";
-  row.status = status;
-  row.attempts = attempts;
-  row.outputs = std::move(outputs);
-  row.error = error;
-  return row;
-}
+using fixtures::MakeRequest;
+using fixtures::MustParse;
+using fixtures::Row;
 
 // Names of the tasks the actions of `kind` are about, in order.
 std::vector<std::string> TasksOf(const RequestRun& run, const std::vector<RunAction>& actions,
