@@ -90,7 +90,15 @@ TEST_F(Api, WrongMethodsOnKnownRoutesAre405) {
   EXPECT_EQ(r->status, 405);
   r = c.Put("/v1/templates/hello", "{}", "application/json");
   EXPECT_EQ(r->status, 405);
+  r = c.Post("/v1/services", "{}", "application/json");
+  EXPECT_EQ(r->status, 405);
+  r = c.Post("/v1/traces/6f1c1b9e-3a52-4c9b-9d2e-5f4a3b2c1d0e", "{}", "application/json");
+  EXPECT_EQ(r->status, 405);
+  r = c.Get("/v1/requests/6f1c1b9e-3a52-4c9b-9d2e-5f4a3b2c1d0e/cancel");
+  EXPECT_EQ(r->status, 405);
   r = c.Delete("/v1/nowhere");
+  EXPECT_EQ(r->status, 404);
+  r = c.Post("/v1/nowhere", "{}", "application/json");
   EXPECT_EQ(r->status, 404);
 }
 

@@ -3,6 +3,8 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -12,6 +14,7 @@
 #include "wf/auth.h"
 #include "wf/core/ids.h"
 #include "wf/db.h"
+#include "wf/http_client.h"
 #include "wf/logging.h"
 #include "wf/metrics.h"
 #include "wf/openapi.h"
@@ -29,7 +32,8 @@ const char* kJson = "application/json";
 thread_local std::chrono::steady_clock::time_point request_start;
 // Who sent the request being handled on this thread (set before routing).
 thread_local Principal caller;
-constexpr size_t kMaxJsonDepth = 64;  // request bodies; templates are files, not bodies
+constexpr size_t kMaxJsonDepth = 64;     // request bodies; templates are files, not bodies
+constexpr int kMaxTraceRequests = 1000;  // requests shown by GET /v1/traces/{trace_id}
 
 void Reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -236,8 +240,14 @@ class ApiServer::Impl {
                  [this](const httplib::Request& req, httplib::Response& res) { Signal(req, res); });
     server_.Post(R"(/v1/requests/([^/]+)/rerun)",
                  [this](const httplib::Request& req, httplib::Response& res) { Rerun(req, res); });
+    server_.Get(R"(/v1/requests/([^/]+)/logs)",
+                [this](const httplib::Request& req, httplib::Response& res) { Logs(req, res); });
     server_.Get(R"(/v1/requests/([^/]+))",
                 [this](const httplib::Request& req, httplib::Response& res) { Get(req, res); });
+    server_.Get(R"(/v1/traces/([^/]+)/logs)",
+                [this](const httplib::Request& req, httplib::Response& res) { Logs(req, res); });
+    server_.Get(R"(/v1/traces/([^/]+))",
+                [this](const httplib::Request& req, httplib::Response& res) { Trace(req, res); });
     server_.Get("/v1/templates", [this](const httplib::Request&, httplib::Response& res) {
       json list = json::array();
       for (const auto& t : catalog_.All()) list.push_back(TemplateJson(*t, false));
@@ -261,7 +271,7 @@ class ApiServer::Impl {
                 });
     // Known paths with a method they do not take: 405 rather than 404.
     const std::string known =
-        R"(/(healthz|readyz|metrics|v1/(requests(/[^/]+(/(cancel|rerun|tasks/[^/]+/signal))?)?|templates(/[^/]+)?|services|openapi\.json)))";
+        R"(/(healthz|readyz|metrics|v1/(requests(/[^/]+(/(cancel|rerun|logs|tasks/[^/]+/signal))?)?|traces/[^/]+(/logs)?|templates(/[^/]+)?|services|openapi\.json)))";
     auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
       Error(res, 405, "method_not_allowed", req.method + " is not allowed on " + req.path);
     };
@@ -296,6 +306,9 @@ class ApiServer::Impl {
     server_.Get("/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
       Reply(res, 200, OpenApiJson());
     });
+    // Registered last, so that only what no route above takes answers 405.
+    server_.Get(known, not_allowed);
+    server_.Post(known, not_allowed);
   }
 
   void Submit(const httplib::Request& req, httplib::Response& res) {
@@ -605,6 +618,116 @@ class ApiServer::Impl {
                                       : *cb;
     }
     Reply(res, 200, out);
+  }
+
+  // GET /v1/traces/{trace_id}: every request of a trace, oldest first, each with the
+  // requests it started (children) and its re-runs.
+  void Trace(const httplib::Request& req, httplib::Response& res) {
+    const std::string trace = req.matches[1];
+    if (!IsUuid(trace))
+      return Error(res, 400, "invalid_id", "trace id must be a UUID", "/trace_id");
+    RequestFilter f;
+    f.trace_id = trace;
+    f.limit = kMaxTraceRequests + 1;
+    auto rows = store_.ListRequests(f);
+    if (!rows.ok()) return StoreError(res, rows.status());
+    if (rows->empty()) return Error(res, 404, "not_found", "no request with trace id " + trace);
+    const bool truncated = static_cast<int>(rows->size()) > kMaxTraceRequests;
+    if (truncated) rows->pop_back();
+    std::reverse(rows->begin(), rows->end());  // oldest first
+    json list = json::array();
+    std::map<std::string, size_t> index;
+    for (const auto& r : *rows) {
+      index[r.id] = list.size();
+      json item = RequestSummaryJson(r);
+      item["children"] = json::array();
+      item["reruns"] = json::array();
+      list.push_back(std::move(item));
+    }
+    for (const auto& r : *rows) {
+      if (auto p = index.find(r.parent_request_id); p != index.end()) {
+        list[p->second]["children"].push_back(r.id);
+      }
+      if (auto o = index.find(r.rerun_of); o != index.end()) {
+        list[o->second]["reruns"].push_back(r.id);
+      }
+    }
+    Reply(res, 200, {{"trace_id", trace}, {"requests", list}, {"truncated", truncated}});
+  }
+
+  // GET /v1/requests/{id}/logs and /v1/traces/{trace_id}/logs: answered by the log service
+  // (api.logs_url), which keeps one log per request grouped by trace. The query (task_id,
+  // since, level, limit, format, follow) is passed on; with follow=1 the answer streams.
+  void Logs(const httplib::Request& req, httplib::Response& res) {
+    const bool by_trace = req.path.rfind("/v1/traces/", 0) == 0;
+    const std::string id = req.matches[1];
+    if (!IsUuid(id)) {
+      return by_trace ? Error(res, 400, "invalid_id", "trace id must be a UUID", "/trace_id")
+                      : Error(res, 400, "invalid_id", "request id must be a UUID", "/id");
+    }
+    if (by_trace) {
+      RequestFilter f;
+      f.trace_id = id;
+      f.limit = 1;
+      auto rows = store_.ListRequests(f);
+      if (!rows.ok()) return StoreError(res, rows.status());
+      if (rows->empty()) return Error(res, 404, "not_found", "no request with trace id " + id);
+    } else {
+      auto row = store_.GetRequest(id);
+      if (!row.ok()) return StoreError(res, row.status());
+      if (!*row) return Error(res, 404, "not_found", "no request " + id);
+    }
+    if (config_.api.logs_url.empty()) {
+      return Error(res, 503, "logs_unavailable", "no log service is configured (api.logs_url)");
+    }
+    std::string target = req.path;
+    char sep = '?';
+    for (const auto& [k, v] : req.params) {
+      target += sep;
+      target += UrlEncode(k);
+      target += '=';
+      target += UrlEncode(v);
+      sep = '&';
+    }
+    const bool follow = req.get_param_value("follow") == "1";
+    const std::string base = config_.api.logs_url;
+    if (!follow) {
+      httplib::Client c(base);
+      c.set_connection_timeout(2, 0);
+      c.set_read_timeout(30, 0);
+      auto up = c.Get(target);
+      if (!up) {
+        return Error(
+            res, 503, "logs_unavailable",
+            "the log service at " + base + " does not answer: " + httplib::to_string(up.error()));
+      }
+      res.status = up->status;
+      res.set_content(up->body, up->get_header_value("Content-Type").empty()
+                                    ? "application/x-ndjson"
+                                    : up->get_header_value("Content-Type"));
+      return;
+    }
+    // Streams the log service's answer as it comes, until it ends the stream (the request
+    // was sealed or its follow timeout passed) or the client goes away.
+    const std::string type = req.get_param_value("format") == "text" ? "text/plain; charset=utf-8"
+                                                                     : "application/x-ndjson";
+    res.set_chunked_content_provider(type, [base, target](size_t, httplib::DataSink& sink) {
+      httplib::Client c(base);
+      c.set_connection_timeout(2, 0);
+      c.set_read_timeout(300, 0);
+      auto up = c.Get(target, [&](const char* data, size_t n) { return sink.write(data, n); });
+      if (!up) {
+        const std::string line = json{{"error",
+                                       {{"code", "logs_unavailable"},
+                                        {"message", "the log service stopped answering: " +
+                                                        httplib::to_string(up.error())}}}}
+                                     .dump() +
+                                 "\n";
+        sink.write(line.data(), line.size());
+      }
+      sink.done();
+      return true;
+    });
   }
 
   void List(const httplib::Request& req, httplib::Response& res) {

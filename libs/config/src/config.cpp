@@ -100,6 +100,8 @@ const std::vector<Field>& Fields() {
             }},
       WF_STR("api.tokens_file", api.tokens_file, "YAML file of API tokens (name, role, sha256)"),
       WF_BOOL("api.metrics_public", api.metrics_public, "serve /metrics without a token"),
+      WF_STR("api.logs_url", api.logs_url,
+             "base URL of the log service's HTTP API that /v1/.../logs reads from"),
       WF_STR("callbacks.signing_key_file", callbacks.signing_key_file,
              "file holding the HMAC-SHA256 key that signs callbacks (empty: no callbacks)"),
       WF_INT("callbacks.max_attempts", callbacks.max_attempts, 1, 100,

@@ -30,6 +30,7 @@ struct Config {
     std::string auth = "tokens";
     std::string tokens_file = "tokens.yaml";
     bool metrics_public = false;  // GET /metrics without a token
+    std::string logs_url;         // the log service's HTTP API (wf-syslog); empty: none
   } api;
 
   // Signed POSTs to a request's callback_url when it ends (delivered by the engines).
