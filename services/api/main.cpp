@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   // Modules that need the store, registered here too so templates may use them.
   wf::RegisterWorkflowTask(&registry, store, catalog);
   wf::RegisterSignalTask(&registry, store);
+  wf::LoadTaskPlugins(config, &registry);
   catalog.Refresh();
   std::unique_ptr<wf::TokenFile> tokens;
   if (config.api.auth == "disabled") {

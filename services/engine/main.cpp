@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   wf::RequestStore store(db);
   wf::RegisterWorkflowTask(&registry, store, catalog);
   wf::RegisterSignalTask(&registry, store);
+  wf::LoadTaskPlugins(config, &registry);
   catalog.Refresh();
   wf::Engine engine(config, registry, db, redis);
   std::unique_ptr<wf::Database> callbacks_db;

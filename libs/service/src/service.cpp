@@ -1,5 +1,7 @@
 #include "wf/service.h"
 
+#include "wf/plugin.h"
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -87,6 +89,18 @@ int WaitForStopSignal() {
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
+}
+
+void LoadTaskPlugins(const Config& config, TaskRegistry* registry) {
+  for (const auto& r : LoadPlugins(config.plugins_dir, registry)) {
+    if (r.loaded) {
+      std::string types;
+      for (const auto& t : r.types) types += (types.empty() ? "" : ", ") + t;
+      spdlog::info("plugin {} {} ({}): task types {}", r.name, r.version, r.file, types);
+    } else {
+      spdlog::error("plugin {} skipped: {}", r.file, r.error);
+    }
+  }
 }
 
 }  // namespace wf

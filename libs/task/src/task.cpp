@@ -17,6 +17,16 @@ std::vector<std::string> TaskRegistry::Types() const {
   return out;
 }
 
+Status TaskRegistry::Merge(TaskRegistry&& other) {
+  for (const auto& [type, _] : other.tasks_) {
+    if (tasks_.count(type))
+      return Status::Invalid("task type '" + type + "' is registered already");
+  }
+  for (auto& [type, task] : other.tasks_) tasks_[type] = std::move(task);
+  other.tasks_.clear();
+  return Status::Ok();
+}
+
 TaskTypeChecker TaskRegistry::Checker() const {
   return [this](const std::string& type, const json& params, const std::string& json_path) {
     const Task* task = Find(type);

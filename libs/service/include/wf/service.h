@@ -12,6 +12,8 @@
 
 namespace wf {
 
+class TaskRegistry;
+
 struct ServiceInit {
   Config config;
   int exit_code = 0;  // set when the process should exit right away (help, bad config)
@@ -23,6 +25,11 @@ ServiceInit InitService(const std::string& name, int argc, char** argv);
 
 // Applies migrations, retrying with backoff until they succeed or `timeout_ms` passes.
 Status MigrateWithRetry(Database& db, int timeout_ms);
+
+// Loads the task-module plugins of config.plugins_dir into `registry` (see wf/plugin.h)
+// and logs what each one registered or why it was skipped. Call after the built-in
+// modules are registered and before any thread but the main one exists.
+void LoadTaskPlugins(const Config& config, TaskRegistry* registry);
 
 // Blocks until SIGTERM or SIGINT; returns the signal number.
 int WaitForStopSignal();

@@ -137,6 +137,9 @@ class TaskRegistry {
   void Register(const std::string& type, std::unique_ptr<Task> task);
   const Task* Find(const std::string& type) const;
   std::vector<std::string> Types() const;
+  // Moves every module of `other` into this registry. Fails, moving nothing, when one of
+  // its types is registered here already.
+  Status Merge(TaskRegistry&& other);
   // For ParseTemplate: NotFound for unknown types, the module's Validate() otherwise.
   TaskTypeChecker Checker() const;
 
