@@ -9,6 +9,7 @@
 #include "wf/engine.h"
 #include "wf/presence.h"
 #include "wf/redis.h"
+#include "wf/secrets.h"
 #include "wf/service.h"
 #include "wf/signal_task.h"
 #include "wf/template_catalog.h"
@@ -43,6 +44,17 @@ int main(int argc, char** argv) {
   wf::LoadTaskPlugins(config, &registry);
   catalog.Refresh();
   wf::Engine engine(config, registry, db, redis);
+  auto secrets = wf::LoadSecrets(config.secrets_file, wf::ProcessEnvironment());
+  if (!secrets.ok()) {
+    spdlog::critical("{}", secrets.status().message());
+    return 1;
+  }
+  if (!secrets->empty()) {
+    std::string names;
+    for (const auto& [name, _] : secrets->items()) names += (names.empty() ? "" : ", ") + name;
+    spdlog::info("{} secrets: {}", secrets->size(), names);
+  }
+  engine.SetSecrets(std::make_shared<const nlohmann::json>(std::move(*secrets)));
   std::unique_ptr<wf::Database> callbacks_db;
   std::unique_ptr<wf::CallbackSender> callbacks;
   if (!config.callbacks.signing_key_file.empty()) {

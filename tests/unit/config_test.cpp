@@ -11,6 +11,7 @@
 #include <string>
 
 #include "wf/config.h"
+#include "wf/secrets.h"
 
 namespace wf {
 namespace {
@@ -55,6 +56,30 @@ class ConfigTest : public ::testing::Test {
 
   fs::path dir_;
 };
+
+TEST_F(ConfigTest, SecretsFromAFileAndTheEnvironment) {
+  std::string path = Write("tfe_token: from-file\nawx_password: pw-file\nport: 8443\n", "s.yaml");
+  auto s = LoadSecrets(path, {{"WF_SECRET_AWX_PASSWORD", "pw-env"}, {"WF_API_PORT", "1"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(*s, (json{{"tfe_token", "from-file"}, {"awx_password", "pw-env"}, {"port", "8443"}}));
+  auto none = LoadSecrets("", {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(ConfigTest, BadSecretsNameTheEntryButNeverTheValue) {
+  auto bad_name = LoadSecrets(Write("Token-X: value-one\n", "a.yaml"), {});
+  ASSERT_FALSE(bad_name.ok());
+  EXPECT_NE(bad_name.status().message().find("'Token-X' is not a secret name"), std::string::npos);
+  EXPECT_EQ(bad_name.status().message().find("value-one"), std::string::npos);
+  auto nested = LoadSecrets(Write("tfe:\n  token: value-two\n", "b.yaml"), {});
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.status().message().find("tfe: expected a string"), std::string::npos);
+  EXPECT_FALSE(LoadSecrets(Write("- a\n- b\n", "c.yaml"), {}).ok());
+  EXPECT_FALSE(LoadSecrets((dir_ / "missing.yaml").string(), {}).ok());
+  auto env = LoadSecrets("", {{"WF_SECRET_", "x"}});
+  EXPECT_FALSE(env.ok());
+}
 
 TEST_F(ConfigTest, Defaults) {
   Config c = MustLoad("");

@@ -64,6 +64,25 @@ class ExpressionTest : public ::testing::Test {
   ExpressionScope scope_;
 };
 
+TEST_F(ExpressionTest, SecretsResolveOnlyWhereTheScopeHasThem) {
+  json secrets = {{"tfe_token", "tok-123"}};
+  // Without secrets in the scope (conditions, template outputs) they are an error.
+  Status no = ResolveError("${secrets.tfe_token}", "/outputs/x");
+  EXPECT_NE(no.ToString().find("only available in task params"), std::string::npos)
+      << no.ToString();
+  scope_.secrets = &secrets;
+  EXPECT_EQ(Resolve("Bearer ${secrets.tfe_token}"), "Bearer tok-123");
+  Status missing = ResolveError("${secrets.other}", "/tasks/0/params/x");
+  EXPECT_NE(missing.ToString().find("no secret named 'other'"), std::string::npos);
+  EXPECT_NE(missing.ToString().find("WF_SECRET_OTHER"), std::string::npos);
+  EXPECT_EQ(missing.ToString().find("tok-123"), std::string::npos);
+  // A secret has a name and nothing below it.
+  std::vector<FoundReference> refs;
+  EXPECT_FALSE(CollectReferences("${secrets}", "/p", &refs).ok());
+  EXPECT_FALSE(CollectReferences("${secrets.a.b}", "/p", &refs).ok());
+  EXPECT_TRUE(CollectReferences("${secrets.a}", "/p", &refs).ok());
+}
+
 TEST_F(ExpressionTest, WholeValueKeepsJsonType) {
   json n = Resolve("${data.n}");
   EXPECT_TRUE(n.is_number_integer());

@@ -87,6 +87,8 @@ const std::vector<Field>& Fields() {
       WF_STR("redis_url", redis_url, "Redis URL (redis://host:port[/db])"),
       WF_STR("templates_dir", templates_dir, "folder of *.json workflow templates"),
       WF_STR("plugins_dir", plugins_dir, "folder of task-module plugins (*.so) to load at start"),
+      WF_STR("secrets_file", secrets_file,
+             "YAML file of name: value secrets for ${secrets.<name>} (WF_SECRET_<NAME> also)"),
       WF_STR("log_level", log_level, "trace, debug, info, warn or error"),
       WF_STR("api.host", api.host, "address the API listens on"),
       WF_INT("api.port", api.port, 1, 65535, "port the API listens on"),

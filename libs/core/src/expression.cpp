@@ -9,6 +9,11 @@ bool IsSegmentChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
 }
 
+std::string ToUpper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
 Status ParseOne(std::string_view inner, const std::string& json_path, Reference* ref) {
   ref->text = std::string(inner);
   auto bad = [&](const std::string& why) {
@@ -73,7 +78,12 @@ Status ParseOne(std::string_view inner, const std::string& json_path, Reference*
     if (field != "outputs") return bad("tasks.<id> has outputs, status, error and attempts");
     return Status::Ok();
   }
-  return bad("unknown root '" + ref->root + "' (expected data, tasks, request, item or index)");
+  if (ref->root == "secrets") {
+    if (ref->path.size() != 1) return bad("expected secrets.<name>");
+    return Status::Ok();
+  }
+  return bad("unknown root '" + ref->root +
+             "' (expected data, tasks, request, item, index or secrets)");
 }
 
 // Walks `path` from `node`; on a miss, says which segment was missing.
@@ -123,6 +133,19 @@ Result<const json*> Lookup(const Reference& ref, const ExpressionScope& scope,
       return Status::Invalid("expression ${" + ref.text + "}: no request", json_path);
     }
     return Walk(scope.request, ref.path, 0, ref, json_path);
+  }
+  if (ref.root == "secrets") {
+    if (!scope.secrets) {
+      return Status::Invalid(
+          "expression ${" + ref.text + "}: secrets are only available in task params", json_path);
+    }
+    auto it = scope.secrets->find(ref.path[0]);
+    if (it == scope.secrets->end()) {
+      return Status::Invalid("expression ${" + ref.text + "}: no secret named '" + ref.path[0] +
+                                 "' (secrets_file or WF_SECRET_" + ToUpper(ref.path[0]) + ")",
+                             json_path);
+    }
+    return &*it;
   }
   const json* task = scope.task ? scope.task(ref.path[0]) : nullptr;
   if (!task) {

@@ -44,6 +44,40 @@ class CancelListener : public pqxx::notification_receiver {
   std::function<void(const std::string&)> on_cancel_;
 };
 
+// Replaces every occurrence of a secret's value in `text` by "***". Values shorter than 4
+// characters are left alone: they would mangle ordinary text and protect nothing.
+bool ScrubText(std::string* text, const json& secrets) {
+  bool changed = false;
+  for (const auto& [_, v] : secrets.items()) {
+    if (!v.is_string()) continue;
+    const std::string& value = v.get_ref<const std::string&>();
+    if (value.size() < 4) continue;
+    for (size_t at = text->find(value); at != std::string::npos; at = text->find(value, at + 3)) {
+      text->replace(at, value.size(), "***");
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+// The same over every string (and key) of a JSON document.
+void ScrubJson(json* doc, const json& secrets) {
+  if (doc->is_string()) {
+    ScrubText(&doc->get_ref<std::string&>(), secrets);
+  } else if (doc->is_array()) {
+    for (auto& v : *doc) ScrubJson(&v, secrets);
+  } else if (doc->is_object()) {
+    json out = json::object();
+    for (auto& [k, v] : doc->items()) {
+      std::string key = k;
+      ScrubText(&key, secrets);
+      ScrubJson(&v, secrets);
+      out[key] = std::move(v);
+    }
+    *doc = std::move(out);
+  }
+}
+
 std::string DefaultEngineId() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -131,6 +165,7 @@ class Engine::Impl {
   }
 
   const std::string& id() const { return id_; }
+  void SetSecrets(std::shared_ptr<const json> secrets) { secrets_ = std::move(secrets); }
 
   EngineStats Stats() const {
     EngineStats s;
@@ -394,6 +429,11 @@ class Engine::Impl {
   void OnResult(const std::string& id, int64_t epoch, size_t index, TaskOutcome outcome) {
     RequestRun* run = FindRun(id, epoch);
     if (!run) return;  // lease lost meanwhile: the new owner decides
+    // A module that echoes a credential must not get it stored, shown or passed on.
+    if (secrets_ && !secrets_->empty()) {
+      ScrubJson(&outcome.outputs, *secrets_);
+      ScrubText(&outcome.error, *secrets_);
+    }
     const TaskSpec& spec = run->spec(index);
     const std::string& node_id = run->node_id(index);
     LogScope scope(run->request().trace_id, id, node_id);
@@ -611,6 +651,7 @@ class Engine::Impl {
       }
       const std::vector<TaskRunRow>& rows = prior[c.id];
       runs.push_back(std::make_unique<RequestRun>(std::move(c), *tmpl, rows));
+      runs.back()->set_secrets(secrets_);
     }
     // std::function must be copyable: the runs travel in a shared vector.
     auto shared = std::make_shared<std::vector<std::unique_ptr<RequestRun>>>(std::move(runs));
@@ -702,6 +743,7 @@ class Engine::Impl {
   std::atomic<bool> stopped_{false};
   std::atomic<int> inflight_{0};
   std::atomic<int64_t> claimed_{0}, finished_{0}, tasks_run_{0}, lost_{0};
+  std::shared_ptr<const json> secrets_;  // set before Start(), then read-only
   HistogramFamily task_duration_{LatencyBounds()};
   HistogramFamily task_attempts_{CountBounds()};
   HistogramFamily claim_latency_{LatencyBounds()};
@@ -736,6 +778,9 @@ Engine::Engine(const Config& config, const TaskRegistry& registry, Database& db,
     : impl_(std::make_unique<Impl>(config, registry, db, redis)) {}
 Engine::~Engine() = default;
 void Engine::Start() { impl_->Start(); }
+void Engine::SetSecrets(std::shared_ptr<const json> secrets) {
+  impl_->SetSecrets(std::move(secrets));
+}
 void Engine::Stop() { impl_->Stop(); }
 const std::string& Engine::id() const { return impl_->id(); }
 EngineStats Engine::Stats() const { return impl_->Stats(); }

@@ -392,8 +392,10 @@ ExpressionScope RequestRun::Scope(const Node* instance) const {
 Result<json> RequestRun::ResolveParams(size_t node) const {
   const Node& n = nodes_[node];
   const TaskSpec& spec = tmpl_->tasks[n.task];
-  return ResolveExpressions(spec.params, Scope(n.instance >= 0 ? &n : nullptr),
-                            spec.json_path + "/params");
+  ExpressionScope scope = Scope(n.instance >= 0 ? &n : nullptr);
+  static const json kNoSecrets = json::object();
+  scope.secrets = secrets_ ? secrets_.get() : &kNoSecrets;
+  return ResolveExpressions(spec.params, scope, spec.json_path + "/params");
 }
 
 }  // namespace wf

@@ -39,6 +39,8 @@ class Engine {
   Engine(const Config& config, const TaskRegistry& registry, Database& db, Redis& redis);
   ~Engine();
 
+  // `${secrets.<name>}` values for task params (see wf/secrets.h). Call before Start().
+  void SetSecrets(std::shared_ptr<const json> secrets);
   void Start();
   // Stops claiming, lets running invocations finish and their writes commit (bounded by
   // the shutdown grace period), releases the leases still held, joins every thread.

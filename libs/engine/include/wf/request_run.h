@@ -67,6 +67,9 @@ class RequestRun {
   RequestRun(ClaimedRequest request, std::shared_ptr<const Template> tmpl,
              const std::vector<TaskRunRow>& prior);
 
+  // The engine's secrets, for `${secrets.<name>}` in task params (nullptr: none).
+  void set_secrets(std::shared_ptr<const json> secrets) { secrets_ = std::move(secrets); }
+
   const ClaimedRequest& request() const { return request_; }
   const Template& tmpl() const { return *tmpl_; }
   const std::shared_ptr<const json>& data() const { return data_; }
@@ -105,6 +108,7 @@ class RequestRun {
   int busy_nodes() const;
 
  private:
+  std::shared_ptr<const json> secrets_;
   struct Node {
     size_t task = 0;    // index of its template task
     int instance = -1;  // >= 0 for a for_each instance

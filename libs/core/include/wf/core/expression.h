@@ -1,6 +1,6 @@
 // Expressions inside template values: `${data.x.y}`, `${tasks.<id>.outputs.z}`,
-// `${tasks.<id>.status}`, `${request.id}`, `${request.trace_id}`, and inside a for_each
-// task `${item...}` and `${index}`.
+// `${tasks.<id>.status}`, `${request.id}`, `${request.trace_id}`, inside a for_each
+// task `${item...}` and `${index}`, and in task params `${secrets.<name>}`.
 //
 // A string that is exactly one expression resolves to the referenced JSON value with its
 // type kept; an expression inside a longer string is interpolated as text (strings as is,
@@ -48,6 +48,9 @@ struct ExpressionScope {
   const json* request = nullptr;
   const json* item = nullptr;   // the current element inside a for_each task
   const json* index = nullptr;  // its position
+  // Name -> value of the engine's secrets; only task params resolve them (a null here
+  // makes `${secrets...}` an error), so no secret reaches template outputs or conditions.
+  const json* secrets = nullptr;
   std::function<const json*(const std::string& task_id)> task;
 };
 
