@@ -52,5 +52,6 @@ int main(int argc, char** argv) {
   serving.join();
   presence.Stop();
   spdlog::info("stopped");
+  wf::StopService();
   return 0;
 }

@@ -234,7 +234,10 @@ class ApiServer::Impl {
         spdlog::warn("metrics: {}", s.ToString());
       }
       auto engines = ListPresence(redis_);
-      if (engines.ok()) RenderEngines(*engines, &text);
+      if (engines.ok()) {
+        RenderEngines(*engines, &text);
+        RenderLogShipping(*engines, &text);
+      }
       text +=
           "# HELP wf_metrics_sources_up Whether the database (db) and Redis (redis) answered.\n";
       text += "# TYPE wf_metrics_sources_up gauge\n";
@@ -528,7 +531,7 @@ class ApiServer::Impl {
       t["state"] = it == state->end() ? json::object() : it->second;
     }
     if (!state.ok()) out["state_error"] = state.status().message();
-    Reply(res, 200, out);
+    Reply(res, 200, RedactSecretInputs(std::move(out), (*row)->data, tmpl.get()));
   }
 
   void List(const httplib::Request& req, httplib::Response& res) {

@@ -14,6 +14,7 @@
 #include "wf/committer.h"
 #include "wf/db.h"
 #include "wf/logging.h"
+#include "wf/redact.h"
 #include "wf/redis.h"
 #include "wf/redis_task_state.h"
 #include "wf/request_run.h"
@@ -211,6 +212,9 @@ class Engine::Impl {
     spdlog::info("claimed request (template {}, epoch {}, claim {})", r.template_name, r.epoch,
                  r.claims);
     RequestRun* raw = run.get();
+    // The values of the template's secret inputs are masked in every log line while the
+    // request runs here.
+    secrets_[r.id] = ScopedSecrets(SecretValuesBySchema(raw->tmpl().inputs, r.data));
     if (r.cancel_requested) raw->Cancel("cancelled by request");
     auto existing = runs_.find(r.id);
     if (existing != runs_.end()) {
@@ -352,7 +356,10 @@ class Engine::Impl {
       StoreWrite w = TaskWrite(*run, index, TaskStatus::kRunning);
       w.mark_started = true;
       CommitQuietly(*run, std::move(w));
-      spdlog::debug("task {} ({}) attempt {} started", node_id, spec.type, attempt);
+      spdlog::info("task {} ({}) attempt {} started, params {}", node_id, spec.type, attempt,
+                   params->dump());
+    } else {
+      spdlog::debug("task {} ({}) attempt {} checked again", node_id, spec.type, attempt);
     }
     const Task* task = registry_.Find(spec.type);
     const int64_t timeout_ms = spec.timeout_ms;
@@ -446,6 +453,8 @@ class Engine::Impl {
                       } else {
                         spdlog::warn("request {}: {}", c.status, c.error);
                       }
+                      // The request's last line is out: its log can be sealed.
+                      SendLogSeal(run->request().trace_id, id);
                       finished_++;
                       DropRun(id);
                       workers_.Submit([this, id] {
@@ -481,6 +490,7 @@ class Engine::Impl {
 
   void DropRun(const std::string& id) {
     runs_.erase(id);
+    secrets_.erase(id);
     {
       std::lock_guard<std::mutex> lock(lease_mu_);
       leases_.erase(id);
@@ -702,6 +712,7 @@ class Engine::Impl {
   bool sched_stop_ = false;
   bool sched_busy_ = false;
   std::unordered_map<std::string, std::unique_ptr<RequestRun>> runs_;
+  std::unordered_map<std::string, ScopedSecrets> secrets_;  // by request id
 
   // Claimer
   std::mutex capacity_mu_;

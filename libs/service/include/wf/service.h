@@ -24,6 +24,10 @@ ServiceInit InitService(const std::string& name, int argc, char** argv);
 // Applies migrations, retrying with backoff until they succeed or `timeout_ms` passes.
 Status MigrateWithRetry(Database& db, int timeout_ms);
 
+// Last call before the process exits: ships the log lines still queued (waiting up to
+// `drain_ms`; what cannot be sent is counted as dropped) and flushes the loggers.
+void StopService(int drain_ms = 2000);
+
 // Blocks until SIGTERM or SIGINT; returns the signal number.
 int WaitForStopSignal();
 
