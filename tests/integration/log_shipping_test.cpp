@@ -215,7 +215,11 @@ TEST(LogShipping, EveryLineOfARequestCarriesItsIdsAndTheSealComesLast) {
     }
     about_request++;
     EXPECT_EQ(m.Param(kSyslogSdId, "trace_id"), trace) << all[i].raw;
-    EXPECT_LE(static_cast<int>(i), seal) << "a line after the seal: " << all[i].raw;
+    // The engine seals the log after its own last line about the request (lines of other
+    // processes come over their own connections, in no order relative to it).
+    if (m.app_name == "wf-engine") {
+      EXPECT_LE(static_cast<int>(i), seal) << "a line after the seal: " << all[i].raw;
+    }
     const std::string task = m.Param(kSyslogSdId, "task_id");
     if (!task.empty()) {
       EXPECT_TRUE(tasks.count(task)) << all[i].raw;
