@@ -297,6 +297,7 @@ class Engine::Impl {
     StoreWrite w;
     w.kind = StoreWrite::Kind::kTask;
     w.request_id = run.request().id;
+    w.trace_id = run.request().trace_id;
     w.epoch = run.request().epoch;
     w.task_id = run.node_id(node);
     w.type = run.spec(node).type;
@@ -437,6 +438,7 @@ class Engine::Impl {
     StoreWrite w;
     w.kind = StoreWrite::Kind::kFinish;
     w.request_id = r.id;
+    w.trace_id = r.trace_id;
     w.epoch = r.epoch;
     w.status = status;
     w.outputs = std::move(outputs);
