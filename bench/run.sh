@@ -75,6 +75,12 @@ export WF_TEMPLATES_DIR="${tmp}/templates"
 export WF_LOG_LEVEL=warn
 export WF_API_PORT="${api_port}"
 export WF_API_URL="http://127.0.0.1:${api_port}"
+# The API runs with auth on, as in production: an admin token for wf-bench and curl.
+WF_TOKEN="$(openssl rand -hex 24)"
+export WF_TOKEN
+printf 'tokens:\n  - {name: bench, role: admin, sha256: %s}\n' \
+  "$(printf '%s' "${WF_TOKEN}" | sha256sum | cut -d' ' -f1)" >"${tmp}/tokens.yaml"
+export WF_API_TOKENS_FILE="${tmp}/tokens.yaml"
 
 wf_start_bg "${tmp}/run/wf-api.pid" "${tmp}/logs/wf-api.log" "${build}/services/api/wf-api" || exit 1
 wf_wait_http "${WF_API_URL}/readyz" 60 "${tmp}/run/wf-api.pid" || { tail -n 20 "${tmp}/logs/wf-api.log" >&2; exit 1; }
@@ -83,7 +89,7 @@ if [[ "${scenario}" != submit ]]; then
     "${build}/services/engine/wf-engine" || exit 1
   # wait until the engine shows up in presence
   for ((i = 0; i < 100; i++)); do
-    curl -s "${WF_API_URL}/v1/services" | grep -q '"engine"' && break
+    curl -s -H "Authorization: Bearer ${WF_TOKEN}" "${WF_API_URL}/v1/services" | grep -q '"engine"' && break
     wf_pidfile_pid "${tmp}/run/wf-engine.pid" >/dev/null || { tail -n 20 "${tmp}/logs/wf-engine.log" >&2; exit 1; }
     sleep 0.2
   done

@@ -144,6 +144,10 @@ class Api {
     cli_.set_connection_timeout(5, 0);
     cli_.set_read_timeout(30, 0);
     cli_.set_write_timeout(30, 0);
+    // The API's bearer token (an operator's or admin's), as wfctl reads it.
+    if (const char* token = std::getenv("WF_TOKEN"); token && *token) {
+      cli_.set_bearer_token_auth(token);
+    }
   }
 
   // POST /v1/requests; returns the request id (throws on anything but 202).
@@ -180,11 +184,19 @@ class Api {
 // Templates
 // ---------------------------------------------------------------------------
 
+// "t<i>". (Appending to a string rather than `"t" + std::to_string(i)`, which GCC 12
+// misreads as an overlapping copy: GCC bug 105329.)
+std::string TaskId(int i) {
+  std::string id = "t";
+  id += std::to_string(i);
+  return id;
+}
+
 json chain_template(const std::string& name, int k) {
   json tasks = json::array();
   for (int i = 0; i < k; ++i) {
-    json t = {{"id", "t" + std::to_string(i)}, {"type", "noop"}};
-    if (i > 0) t["depends_on"] = json::array({"t" + std::to_string(i - 1)});
+    json t = {{"id", TaskId(i)}, {"type", "noop"}};
+    if (i > 0) t["depends_on"] = json::array({TaskId(i - 1)});
     tasks.push_back(t);
   }
   return {{"name", name},
@@ -376,7 +388,7 @@ void run_hop(const Options& o) {
   std::vector<double> gap_ms, s2s_ms, run_ms;
   std::optional<int64_t> prev_start, prev_finish, first_start, last_finish;
   for (int i = 0; i < k; ++i) {
-    const json& t = by_id.at("t" + std::to_string(i));
+    const json& t = by_id.at(TaskId(i));
     auto s = parse_ts(t["started_at"]), f = parse_ts(t["finished_at"]);
     if (!s || !f) die("task t" + std::to_string(i) + " has no started_at/finished_at");
     if (i == 0) first_start = s;

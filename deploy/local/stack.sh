@@ -49,6 +49,9 @@ REDIS_DIR="${WF_HOME}/redis"
 LOG_DIR="${WF_HOME}/logs"
 RUN_DIR="${WF_HOME}/run"
 STACK_ENV="${WF_HOME}/stack.env"
+TOKENS_FILE="${WF_HOME}/tokens.yaml"
+ADMIN_TOKEN_FILE="${WF_HOME}/admin.token"
+CALLBACK_KEY_FILE="${WF_HOME}/callback.key"
 CONFIG_FILE="${WF_HOME}/config.yaml"
 
 API_URL="http://127.0.0.1:${WF_API_PORT}"
@@ -141,6 +144,8 @@ start_service() {
     WF_API_HOST=127.0.0.1 \
     WF_API_PORT="${WF_API_PORT}" \
     WF_TEMPLATES_DIR="${WF_TEMPLATES_DIR}" \
+    WF_API_TOKENS_FILE="${TOKENS_FILE}" \
+    WF_CALLBACKS_SIGNING_KEY_FILE="${CALLBACK_KEY_FILE}" \
     "${bin}" "${args[@]}" || return 1
   wf_log "${name} started (pid $(cat "$(service_pidfile "${name}")"), log: ${log})"
 }
@@ -226,13 +231,42 @@ cmd_status() {
 # up
 # ---------------------------------------------------------------------------
 
+# On the first `up`: an admin API token (kept in admin.token, its hash in tokens.yaml)
+# and the key that signs request callbacks. Later runs keep both.
+ensure_secrets() {
+  local token
+  (
+    umask 077
+    if [[ ! -s "${TOKENS_FILE}" || ! -s "${ADMIN_TOKEN_FILE}" ]]; then
+      token="$(openssl rand -hex 24)"
+      printf '%s\n' "${token}" >"${ADMIN_TOKEN_FILE}"
+      {
+        echo "# API tokens: name, role (reader | operator | admin), sha256 of the token."
+        echo "# Add one: t=\$(openssl rand -hex 24); printf %s \"\$t\" | sha256sum"
+        echo "tokens:"
+        echo "  - name: local-admin"
+        echo "    role: admin"
+        echo "    sha256: $(printf '%s' "${token}" | sha256sum | cut -d' ' -f1)"
+      } >"${TOKENS_FILE}"
+      wf_log "generated an admin API token (${ADMIN_TOKEN_FILE}, hash in ${TOKENS_FILE})"
+    fi
+    if [[ ! -s "${CALLBACK_KEY_FILE}" ]]; then
+      openssl rand -hex 32 >"${CALLBACK_KEY_FILE}"
+    fi
+  )
+}
+
+admin_token() { tr -d '[:space:]' <"${ADMIN_TOKEN_FILE}"; }
+
 write_stack_env() {
-  {
+  (
+    umask 077
     echo "# Local workflow engine stack (written by deploy/local/stack.sh up)."
     printf 'export WF_API_URL=%q\n' "${API_URL}"
+    printf 'export WF_TOKEN=%q\n' "$(admin_token)"
     printf 'export WF_DATABASE_URL=%q\n' "${DATABASE_URL}"
     printf 'export WF_REDIS_URL=%q\n' "${REDIS_URL}"
-  } >"${STACK_ENV}"
+  ) >"${STACK_ENV}"
 }
 
 # Submit the bundled `hello` example and wait for it to finish.
@@ -241,6 +275,7 @@ run_example() {
   body="$(mktemp)"
   code="$(curl -sS -o "${body}" -w '%{http_code}' --max-time 10 \
     -X POST "${API_URL}/v1/requests" \
+    -H "Authorization: Bearer $(admin_token)" \
     -H 'Content-Type: application/json' \
     -d '{"template":"hello","data":{"name":"world"}}')" || code="000"
   if [[ "${code}" != 2?? ]]; then
@@ -260,7 +295,8 @@ run_example() {
   # Poll until the request reaches a terminal status.
   deadline=$((SECONDS + EXAMPLE_TIMEOUT))
   while ((SECONDS < deadline)); do
-    request="$(curl -sS --max-time 5 "${API_URL}/v1/requests/${request_id}" 2>/dev/null || true)"
+    request="$(curl -sS --max-time 5 -H "Authorization: Bearer $(admin_token)" \
+      "${API_URL}/v1/requests/${request_id}" 2>/dev/null || true)"
     status="$(jq -r '.status // empty' <<<"${request}" 2>/dev/null || true)"
     case "${status}" in
       succeeded | failed | cancelled) break ;;
@@ -291,13 +327,14 @@ print_usage_help() {
 
 The workflow engine is running at ${API_URL}
 
-  source ${STACK_ENV}
+  source ${STACK_ENV}       # sets WF_API_URL and WF_TOKEN (an admin token)
 
-  # submit a request
-  curl -sS -X POST "\$WF_API_URL/v1/requests" -H 'Content-Type: application/json' \\
-       -d '{"template":"hello","data":{"name":"world"}}' | jq .
-  # look at it (use the request_id from the answer)
-  curl -sS "\$WF_API_URL/v1/requests/<request_id>" | jq .
+  # submit a request and wait for it, with the command-line client
+  ${WF_BUILD_DIR}/tools/wfctl/wfctl submit hello --data '{"name":"world"}' --wait
+  # or over HTTP: every call but the health checks needs the token
+  curl -sS -X POST "\$WF_API_URL/v1/requests" -H "Authorization: Bearer \$WF_TOKEN" \\
+       -H 'Content-Type: application/json' -d '{"template":"hello","data":{"name":"world"}}' | jq .
+  curl -sS -H "Authorization: Bearer \$WF_TOKEN" "\$WF_API_URL/v1/requests/<request_id>" | jq .
   # readiness
   curl -sS "\$WF_API_URL/readyz"
 
@@ -345,6 +382,7 @@ cmd_up() {
   wf_redis_start "${REDIS_DIR}" "${WF_REDIS_PORT}"
 
   mkdir -p "${LOG_DIR}" "${RUN_DIR}"
+  ensure_secrets
   if ! service_pid wf-api >/dev/null && wf_port_in_use "${WF_API_PORT}"; then
     step "check API port"
     wf_die "port ${WF_API_PORT} on 127.0.0.1 is already in use by another program; set WF_API_PORT"

@@ -1,10 +1,12 @@
 // wf-api: the REST API process. Wires the libraries together; no logic of its own.
 #include <spdlog/spdlog.h>
 
+#include <memory>
 #include <thread>
 
 #include "builtin.h"
 #include "wf/api_server.h"
+#include "wf/auth.h"
 #include "wf/core/ids.h"
 #include "wf/db.h"
 #include "wf/presence.h"
@@ -35,7 +37,20 @@ int main(int argc, char** argv) {
   wf::RegisterWorkflowTask(&registry, store, catalog);
   wf::RegisterSignalTask(&registry, store);
   catalog.Refresh();
-  wf::ApiServer server(config, db, redis, catalog);
+  std::unique_ptr<wf::TokenFile> tokens;
+  if (config.api.auth == "disabled") {
+    spdlog::warn("api.auth is disabled: anyone who can reach {}:{} may submit and cancel requests",
+                 config.api.host, config.api.port);
+  } else {
+    tokens = std::make_unique<wf::TokenFile>(config.api.tokens_file);
+    wf::Status loaded = tokens->Load();
+    if (!loaded.ok()) {
+      spdlog::critical("{} (set api.tokens_file, or api.auth: disabled to run without auth)",
+                       loaded.message());
+      return 1;
+    }
+  }
+  wf::ApiServer server(config, db, redis, catalog, tokens.get());
   if (!server.Bind()) return 1;
 
   std::string id = "api-" + wf::NewUuid().substr(0, 8);

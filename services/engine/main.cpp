@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "builtin.h"
+#include "wf/callback_sender.h"
 #include "wf/db.h"
 #include "wf/engine.h"
 #include "wf/presence.h"
@@ -41,6 +42,19 @@ int main(int argc, char** argv) {
   wf::RegisterSignalTask(&registry, store);
   catalog.Refresh();
   wf::Engine engine(config, registry, db, redis);
+  std::unique_ptr<wf::Database> callbacks_db;
+  std::unique_ptr<wf::CallbackSender> callbacks;
+  if (!config.callbacks.signing_key_file.empty()) {
+    auto key = wf::LoadCallbackKey(config.callbacks.signing_key_file);
+    if (!key.ok()) {
+      spdlog::critical("{}", key.status().message());
+      return 1;
+    }
+    // Its own small pool: a slow callback receiver never holds a connection the engine needs.
+    callbacks_db = std::make_unique<wf::Database>(config.database_url, 2);
+    callbacks = std::make_unique<wf::CallbackSender>(config.callbacks, std::move(*key),
+                                                     *callbacks_db, engine.id());
+  }
   wf::Presence presence(redis, "engine", engine.id(), wf::Version(), [&] {
     wf::EngineStats s = engine.Stats();
     return nlohmann::json{{"requests", s.requests},
@@ -50,13 +64,16 @@ int main(int argc, char** argv) {
                           {"tasks_run", s.tasks_run},
                           {"lost_leases", s.lost_leases},
                           {"commit_batches", s.commit_batches},
-                          {"commit_writes", s.commit_writes}};
+                          {"commit_writes", s.commit_writes},
+                          {"histograms", std::move(s.histograms)}};
   });
   engine.Start();
   presence.Start();
+  if (callbacks) callbacks->Start();
 
   int sig = wf::WaitForStopSignal();
   spdlog::info("signal {}: stopping", sig);
+  if (callbacks) callbacks->Stop();
   engine.Stop();
   presence.Stop();
   spdlog::info("stopped");

@@ -84,6 +84,7 @@ TEST_F(Api, RejectedSubmissionsWriteNothing) {
 TEST_F(Api, WrongMethodsOnKnownRoutesAre405) {
   httplib::Client c("127.0.0.1",
                     std::stoi(stack_->api_url().substr(stack_->api_url().rfind(':') + 1)));
+  c.set_bearer_token_auth(stack_->token("admin").c_str());
   auto r = c.Delete("/v1/requests");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 405);

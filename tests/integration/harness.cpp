@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "wf/core/crypto.h"
+
 extern char** environ;
 
 namespace fs = std::filesystem;
@@ -188,8 +190,17 @@ Stack::Stack(const std::string& admin_url, const std::string& redis_url) {
           {"WF_API_HOST", "127.0.0.1"},
           {"WF_API_PORT", std::to_string(api_port_)},
           {"WF_ENGINE_POLL_MS", "200"},
-          {"WF_LOG_LEVEL", "debug"}};
+          {"WF_LOG_LEVEL", "debug"},
+          {"WF_API_TOKENS_FILE", work_dir_ + "/tokens.yaml"}};
+  std::string tokens_yaml = "tokens:\n";
+  for (const char* role : {"admin", "operator", "reader"}) {
+    tokens_[role] = RandomHex(24);
+    tokens_yaml += std::string("  - {name: it-") + role + ", role: " + role +
+                   ", sha256: " + Sha256Hex(tokens_[role]) + "}\n";
+  }
+  WriteFile(work_dir_ + "/tokens.yaml", tokens_yaml);
   client_ = std::make_unique<httplib::Client>("127.0.0.1", api_port_);
+  client_->set_bearer_token_auth(tokens_["admin"].c_str());
   client_->set_connection_timeout(5, 0);
   client_->set_read_timeout(30, 0);
 }
@@ -216,9 +227,14 @@ void Stack::AddTemplate(const std::string& name, const json& doc) {
   WriteFile(templates_dir_ + "/" + name + ".json", doc.dump(2));
 }
 
-Process& Stack::StartApi() {
+Process& Stack::StartApiNoWait() {
   processes_.push_back(std::make_unique<Process>("wf-api", WF_API_BIN, std::vector<std::string>{},
                                                  env_, work_dir_ + "/api.log"));
+  return *processes_.back();
+}
+
+Process& Stack::StartApi() {
+  StartApiNoWait();
   bool ready = WaitFor(
       [&] {
         auto r = client_->Get("/readyz");
@@ -247,6 +263,19 @@ httplib::Result Stack::PostRaw(const std::string& path, const std::string& body,
 }
 
 httplib::Result Stack::Get(const std::string& path) { return client_->Get(path.c_str()); }
+
+// A client of its own, so that the admin token of client_ is not sent as well.
+httplib::Result Stack::GetAs(const std::string& token, const std::string& path) {
+  httplib::Client c("127.0.0.1", api_port_);
+  if (!token.empty()) c.set_bearer_token_auth(token.c_str());
+  return c.Get(path.c_str());
+}
+
+httplib::Result Stack::PostAs(const std::string& token, const std::string& path, const json& body) {
+  httplib::Client c("127.0.0.1", api_port_);
+  if (!token.empty()) c.set_bearer_token_auth(token.c_str());
+  return c.Post(path.c_str(), body.dump(), "application/json");
+}
 
 std::string Stack::Submit(const std::string& tmpl, const json& data, const std::string& trace_id) {
   json body = {{"template", tmpl}, {"data", data}};

@@ -82,16 +82,31 @@ class Stack {
   void SetEnv(const std::string& key, const std::string& value) { env_[key] = value; }
 
   Process& StartApi();
+  // Starts wf-api without waiting for it to become ready (for tests of start-up failures).
+  Process& StartApiNoWait();
+  // The environment given to the services ("" when unset).
+  std::string env(const std::string& key) const {
+    auto it = env_.find(key);
+    return it == env_.end() ? "" : it->second;
+  }
   Process& StartEngine(const std::string& id);
   std::string api_url() const { return "http://127.0.0.1:" + std::to_string(api_port_); }
   const std::string& database_url() const { return db_url_; }
   const std::string& redis_url() const { return redis_url_; }
+
+  // API tokens in the stack's tokens file, by role: "admin", "operator", "reader". The
+  // methods below send the admin token; the *As variants send the one given ("" for none).
+  const std::string& token(const std::string& role) const { return tokens_.at(role); }
+  // Runs the API without auth (api.auth: disabled) when started after this call.
+  void DisableAuth() { env_["WF_API_AUTH"] = "disabled"; }
 
   // HTTP to the API.
   httplib::Result Post(const std::string& path, const json& body);
   httplib::Result PostRaw(const std::string& path, const std::string& body,
                           const std::string& content_type);
   httplib::Result Get(const std::string& path);
+  httplib::Result GetAs(const std::string& token, const std::string& path);
+  httplib::Result PostAs(const std::string& token, const std::string& path, const json& body);
 
   // Submits and returns the request id (asserts 202).
   std::string Submit(const std::string& tmpl, const json& data, const std::string& trace_id = "");
@@ -112,6 +127,7 @@ class Stack {
   std::string templates_dir_;
   int api_port_ = 0;
   std::map<std::string, std::string> env_;
+  std::map<std::string, std::string> tokens_;
   std::vector<std::unique_ptr<Process>> processes_;
   std::unique_ptr<httplib::Client> client_;
 };

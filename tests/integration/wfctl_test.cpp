@@ -141,7 +141,7 @@ class Wfctl : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static CliRun Run(const std::vector<std::string>& args) {
-    return RunWfctl(stack_->api_url(), args);
+    return RunWfctl(stack_->api_url(), args, {{"WF_TOKEN", stack_->token("admin")}});
   }
 
   static Stack* stack_;

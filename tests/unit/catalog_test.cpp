@@ -26,13 +26,21 @@ class NoopTask : public Task {
 
 constexpr int kNoAutoRefreshMs = 3600 * 1000;
 
+// "t<i>". (Appending to a string rather than `"t" + std::to_string(i)`, which GCC 12
+// misreads as an overlapping copy: GCC bug 105329.)
+std::string TaskId(int i) {
+  std::string id = "t";
+  id += std::to_string(i);
+  return id;
+}
+
 // A valid template body named `name`, with `tasks` noop tasks in a chain.
 std::string ValidTemplate(const std::string& name, int tasks = 1,
                           const std::string& description = "") {
   json doc = {{"name", name}, {"description", description}, {"tasks", json::array()}};
   for (int i = 0; i < tasks; ++i) {
-    json t = {{"id", "t" + std::to_string(i)}, {"type", "noop"}};
-    if (i > 0) t["depends_on"] = {"t" + std::to_string(i - 1)};
+    json t = {{"id", TaskId(i)}, {"type", "noop"}};
+    if (i > 0) t["depends_on"] = {TaskId(i - 1)};
     doc["tasks"].push_back(t);
   }
   return doc.dump(2);

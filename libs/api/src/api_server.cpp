@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "wf/auth.h"
 #include "wf/core/ids.h"
 #include "wf/db.h"
 #include "wf/logging.h"
@@ -26,6 +27,8 @@ namespace {
 
 const char* kJson = "application/json";
 thread_local std::chrono::steady_clock::time_point request_start;
+// Who sent the request being handled on this thread (set before routing).
+thread_local Principal caller;
 constexpr size_t kMaxJsonDepth = 64;  // request bodies; templates are files, not bodies
 
 void Reply(httplib::Response& res, int status, const json& body) {
@@ -75,7 +78,9 @@ bool ReadJsonBody(const httplib::Request& req, httplib::Response& res, json* out
   return true;
 }
 
-const std::set<std::string> kSubmitFields = {"template", "data", "trace_id", "idempotency_key"};
+const std::set<std::string> kSubmitFields = {"template", "data", "trace_id", "idempotency_key",
+                                             "callback_url"};
+constexpr size_t kMaxCallbackUrl = 2048;
 const std::set<std::string> kRerunFields = {"from", "data"};
 const std::regex kTimestamp(
     R"(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?)");
@@ -106,18 +111,25 @@ std::string FromHex(const std::string& hex) {
   }
   return out;
 }
+bool IsHttpUrl(const std::string& url) {
+  static const std::regex kUrl(R"(https?://[^\s/?#@]+(/[^\s]*)?)", std::regex::icase);
+  return std::regex_match(url, kUrl);
+}
+
 const std::set<std::string> kStatuses = {"pending", "running", "succeeded", "failed", "cancelled"};
 
 }  // namespace
 
 class ApiServer::Impl {
  public:
-  Impl(const Config& config, Database& db, Redis& redis, TemplateCatalog& catalog)
-      : config_(config), db_(db), redis_(redis), store_(db), catalog_(catalog) {
+  Impl(const Config& config, Database& db, Redis& redis, TemplateCatalog& catalog,
+       TokenFile* tokens)
+      : config_(config), db_(db), redis_(redis), store_(db), catalog_(catalog), tokens_(tokens) {
     const int threads = config.api.threads;
     server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_.set_payload_max_length(config.api.max_body_bytes);
-    server_.set_read_timeout(10, 0);
+    server_.set_read_timeout(config.api.read_timeout_ms / 1000,
+                             (config.api.read_timeout_ms % 1000) * 1000);
     server_.set_write_timeout(10, 0);
     server_.set_keep_alive_max_count(1000);
     // Small JSON answers must not wait for the client's delayed ACK (Nagle): ~40 ms each.
@@ -137,9 +149,10 @@ class ApiServer::Impl {
     });
     // Latency by route: stamped before routing, observed once the answer is written (the
     // same thread runs both).
-    server_.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       request_start = std::chrono::steady_clock::now();
-      return httplib::Server::HandlerResponse::Unhandled;
+      return Authorize(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                 : httplib::Server::HandlerResponse::Handled;
     });
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - request_start;
@@ -155,6 +168,38 @@ class ApiServer::Impl {
           Error(res, 500, "internal", "internal error");
         });
     Routes();
+  }
+
+  // Checks the caller's token against the route's role; answers 401/403 itself.
+  bool Authorize(const httplib::Request& req, httplib::Response& res) {
+    caller = Principal{};
+    if (!tokens_) {
+      caller.role = Role::kAdmin;
+      return true;
+    }
+    const Role need = RequiredRole(req.method, req.path, config_.api.metrics_public);
+    if (need == Role::kNone) return true;
+    const std::string header = req.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    std::optional<Principal> who;
+    if (header.size() > kBearer.size() && header.compare(0, kBearer.size(), kBearer) == 0) {
+      who = tokens_->Authenticate(std::string_view(header).substr(kBearer.size()));
+    }
+    if (!who) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"wf\"");
+      Error(res, 401, "unauthorized",
+            header.empty() ? "an Authorization: Bearer <token> header is required"
+                           : "the bearer token is not valid");
+      return false;
+    }
+    caller = *who;
+    if (who->role < need) {
+      Error(res, 403, "forbidden",
+            "token '" + who->name + "' has role " + RoleName(who->role) + "; " + req.method + " " +
+                req.path + " needs " + RoleName(need));
+      return false;
+    }
+    return true;
   }
 
   bool Bind() {
@@ -265,10 +310,10 @@ class ApiServer::Impl {
     }
     for (auto it = body.begin(); it != body.end(); ++it) {
       if (!kSubmitFields.count(it.key())) {
-        return Error(
-            res, 400, "invalid_request",
-            "unknown field '" + it.key() + "' (expected template, data, trace_id, idempotency_key)",
-            JsonPathJoin("", it.key()));
+        return Error(res, 400, "invalid_request",
+                     "unknown field '" + it.key() +
+                         "' (expected template, data, trace_id, idempotency_key, callback_url)",
+                     JsonPathJoin("", it.key()));
       }
     }
     auto name = body.find("template");
@@ -306,10 +351,27 @@ class ApiServer::Impl {
       }
       key = k->get<std::string>();
     }
+    std::string callback_url;
+    if (auto u = body.find("callback_url"); u != body.end()) {
+      if (!u->is_string() || !IsHttpUrl(u->get<std::string>()) ||
+          u->get<std::string>().size() > kMaxCallbackUrl) {
+        return Error(res, 400, "invalid_request",
+                     "callback_url must be an http:// or https:// URL of at most 2048 characters",
+                     "/callback_url");
+      }
+      if (config_.callbacks.signing_key_file.empty()) {
+        return Error(res, 422, "callbacks_disabled",
+                     "this server sends no callbacks (callbacks.signing_key_file is not set)",
+                     "/callback_url");
+      }
+      callback_url = u->get<std::string>();
+    }
     if (!DataMatchesInputs(*tmpl, data, res)) return;
     NewRequest r;
     r.id = NewUuid();
     r.trace_id = trace_id.empty() ? NewUuid() : trace_id;
+    r.submitted_by = caller.name;
+    r.callback_url = std::move(callback_url);
     r.template_name = tmpl->name;
     r.template_hash = tmpl->hash;
     r.data = std::move(data);
@@ -339,7 +401,8 @@ class ApiServer::Impl {
     }
     {
       LogScope scope(r.trace_id, r.id);
-      spdlog::info("request submitted (template {})", r.template_name);
+      spdlog::info("request submitted (template {}{}{})", r.template_name,
+                   caller.name.empty() ? "" : ", by ", caller.name);
     }
     res.set_header("Location", "/v1/requests/" + r.id);
     Reply(res, 202, {{"request_id", r.id}, {"trace_id", r.trace_id}, {"status", "pending"}});
@@ -382,7 +445,8 @@ class ApiServer::Impl {
     if (!status.ok()) return StoreError(res, status.status());
     {
       LogScope scope(row->trace_id, row->id);
-      spdlog::info("cancel asked for (status {})", *status);
+      spdlog::info("cancel asked for (status {}){}{}", *status, caller.name.empty() ? "" : " by ",
+                   caller.name);
     }
     if (*status == "running") {
       return Reply(res, 202, {{"request_id", row->id}, {"status", "cancelling"}});
@@ -471,6 +535,8 @@ class ApiServer::Impl {
     r.template_hash = row->template_hash;
     r.data = std::move(data);
     r.rerun_of = row->id;
+    r.submitted_by = caller.name;
+    r.callback_url = row->callback_url;
     Status s = store_.InsertRerun(r, from == "failed");
     if (!s.ok()) return StoreError(res, s);
     {
@@ -531,6 +597,16 @@ class ApiServer::Impl {
       t["state"] = it == state->end() ? json::object() : it->second;
     }
     if (!state.ok()) out["state_error"] = state.status().message();
+    if (!(*row)->callback_url.empty()) {
+      auto cb = store_.GetCallback(id);
+      if (!cb.ok()) return StoreError(res, cb.status());
+      // Before the request ends there is no delivery yet: show the URL alone.
+      out["callback"] = cb->is_null() ? json{{"url", (*row)->callback_url},
+                                             {"status", "waiting"},
+                                             {"attempts", 0},
+                                             {"history", json::array()}}
+                                      : *cb;
+    }
     Reply(res, 200, RedactSecretInputs(std::move(out), (*row)->data, tmpl.get()));
   }
 
@@ -616,14 +692,16 @@ class ApiServer::Impl {
   Redis& redis_;
   RequestStore store_;
   TemplateCatalog& catalog_;
+  TokenFile* tokens_;  // null when auth is disabled
   HttpMetrics http_metrics_;
   httplib::Server server_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const Template>> by_hash_;
 };
 
-ApiServer::ApiServer(const Config& config, Database& db, Redis& redis, TemplateCatalog& catalog)
-    : impl_(std::make_unique<Impl>(config, db, redis, catalog)) {}
+ApiServer::ApiServer(const Config& config, Database& db, Redis& redis, TemplateCatalog& catalog,
+                     TokenFile* tokens)
+    : impl_(std::make_unique<Impl>(config, db, redis, catalog, tokens)) {}
 ApiServer::~ApiServer() = default;
 bool ApiServer::Bind() { return impl_->Bind(); }
 void ApiServer::Serve() { impl_->Serve(); }

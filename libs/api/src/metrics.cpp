@@ -2,30 +2,13 @@
 
 #include <regex>
 
+#include "wf/core/histogram.h"
+
 namespace wf {
 namespace {
 
-const double kBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
-
-// Label values: backslash, double quote and newline escaped.
-std::string Esc(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-std::string Num(double v) {
-  char buf[64];
-  snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string Esc(const std::string& v) { return PromEscape(v); }
+std::string Num(double v) { return PromNumber(v); }
 
 }  // namespace
 
@@ -46,35 +29,25 @@ std::string HttpMetrics::RouteOf(const std::string& path) {
 void HttpMetrics::Observe(const std::string& method, const std::string& path, int status,
                           double seconds) {
   const std::string route = RouteOf(path);
+  latency_.Observe(method + "\t" + route, seconds);
   std::lock_guard<std::mutex> lock(mu_);
-  Series& s = latency_[method + "\t" + route];
-  if (s.buckets.empty()) s.buckets.assign(std::size(kBuckets), 0);
-  for (size_t i = 0; i < std::size(kBuckets); ++i) {
-    if (seconds <= kBuckets[i]) s.buckets[i]++;
-  }
-  s.count++;
-  s.sum += seconds;
   answers_[method + "\t" + route + "\t" + std::to_string(status)]++;
 }
 
 void HttpMetrics::Render(std::string* out) const {
-  std::lock_guard<std::mutex> lock(mu_);
   *out += "# HELP wf_http_request_duration_seconds API answer latency by route.\n";
   *out += "# TYPE wf_http_request_duration_seconds histogram\n";
-  for (const auto& [key, s] : latency_) {
+  const json latency = latency_.ToJson();
+  for (const auto& [key, s] : latency.items()) {
     auto tab = key.find('\t');
     std::string labels =
         "method=\"" + Esc(key.substr(0, tab)) + "\",route=\"" + Esc(key.substr(tab + 1)) + "\"";
-    for (size_t i = 0; i < std::size(kBuckets); ++i) {
-      *out += "wf_http_request_duration_seconds_bucket{" + labels + ",le=\"" + Num(kBuckets[i]) +
-              "\"} " + std::to_string(s.buckets[i]) + "\n";
-    }
-    *out += "wf_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
-            std::to_string(s.count) + "\n";
-    *out += "wf_http_request_duration_seconds_sum{" + labels + "} " + Num(s.sum) + "\n";
-    *out +=
-        "wf_http_request_duration_seconds_count{" + labels + "} " + std::to_string(s.count) + "\n";
+    AppendHistogram("wf_http_request_duration_seconds", labels,
+                    s["bounds"].get<std::vector<double>>(),
+                    s["buckets"].get<std::vector<uint64_t>>(), s["count"].get<uint64_t>(),
+                    s["sum"].get<double>(), out);
   }
+  std::lock_guard<std::mutex> lock(mu_);
   *out += "# HELP wf_http_responses_total API answers by route and status code.\n";
   *out += "# TYPE wf_http_responses_total counter\n";
   for (const auto& [key, n] : answers_) {
@@ -117,6 +90,43 @@ void RenderEngines(const std::vector<json>& presence, std::string* out) {
       if (p.value("kind", "") != "engine" || !p.contains(field) || !p[field].is_number()) continue;
       *out += name + "{engine=\"" + Esc(p.value("id", "")) + "\"} " + Num(p[field].get<double>()) +
               "\n";
+    }
+  }
+  // Histograms each engine keeps in process: {"histograms": {name: {label value: series}}}.
+  static const struct {
+    const char* field;
+    const char* name;
+    const char* label;
+    const char* help;
+  } kHistograms[] = {
+      {"task_duration_seconds", "wf_task_duration_seconds", "type",
+       "Duration of task invocations by task type."},
+      {"task_attempts", "wf_task_attempts", "type",
+       "Attempts a task took until it succeeded or failed for good, by task type."},
+      {"claim_latency_seconds", "wf_claim_latency_seconds", "",
+       "Time from submission to the first claim of a request."},
+  };
+  for (const auto& h : kHistograms) {
+    *out += std::string("# HELP ") + h.name + " " + h.help + "\n";
+    *out += std::string("# TYPE ") + h.name + " histogram\n";
+    for (const auto& p : presence) {
+      if (p.value("kind", "") != "engine") continue;
+      const json* family = nullptr;
+      if (auto it = p.find("histograms"); it != p.end() && it->is_object()) {
+        if (auto f = it->find(h.field); f != it->end() && f->is_object()) family = &*f;
+      }
+      if (!family) continue;
+      for (const auto& [value, series] : family->items()) {
+        try {
+          std::string labels = "engine=\"" + Esc(p.value("id", "")) + "\"";
+          if (*h.label) labels += std::string(",") + h.label + "=\"" + Esc(value) + "\"";
+          AppendHistogram(h.name, labels, series.at("bounds").get<std::vector<double>>(),
+                          series.at("buckets").get<std::vector<uint64_t>>(),
+                          series.at("count").get<uint64_t>(), series.at("sum").get<double>(), out);
+        } catch (const std::exception&) {
+          // A presence record from another version: skip the series rather than the scrape.
+        }
+      }
     }
   }
 }

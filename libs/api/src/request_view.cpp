@@ -38,6 +38,7 @@ json RequestSummaryJson(const RequestRow& row) {
               {"finished_at", OrNull(row.finished_at)},
               {"updated_at", row.updated_at}};
   if (!row.rerun_of.empty()) out["rerun_of"] = row.rerun_of;
+  if (!row.submitted_by.empty()) out["submitted_by"] = row.submitted_by;
   if (row.cancel_requested) out["cancel_requested"] = true;
   if (!row.parent_request_id.empty()) {
     out["parent"] = {{"request_id", row.parent_request_id}, {"task_id", row.parent_task_id}};

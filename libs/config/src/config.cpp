@@ -5,6 +5,7 @@
 #include <cctype>
 #include <climits>
 #include <functional>
+#include <initializer_list>
 #include <regex>
 #include <vector>
 
@@ -90,6 +91,36 @@ Status SetPatterns(Config& c, const std::string& text) {
   return Status::Ok();
 }
 
+Status SetBool(bool* out, const std::string& key, const std::string& text) {
+  if (text == "true" || text == "yes" || text == "1") {
+    *out = true;
+  } else if (text == "false" || text == "no" || text == "0") {
+    *out = false;
+  } else {
+    return Status::Invalid(key + ": expected true or false, got '" + text + "'");
+  }
+  return Status::Ok();
+}
+
+Status SetChoice(std::string* out, const std::string& key, const std::string& text,
+                 std::initializer_list<const char*> choices) {
+  std::string list;
+  for (const char* c : choices) {
+    if (text == c) {
+      *out = text;
+      return Status::Ok();
+    }
+    list += list.empty() ? c : std::string(" or ") + c;
+  }
+  return Status::Invalid(key + ": expected " + list + ", got '" + text + "'");
+}
+
+#define WF_BOOL(name, member, help_text)                                            \
+  Field {                                                                           \
+    name, help_text, [](const Config& c) { return c.member ? "true" : "false"; },   \
+        [](Config& c, const std::string& v) { return SetBool(&c.member, name, v); } \
+  }
+
 const std::vector<Field>& Fields() {
   static const std::vector<Field> kFields = {
       WF_STR("database_url", database_url, "PostgreSQL connection URL"),
@@ -101,6 +132,25 @@ const std::vector<Field>& Fields() {
       WF_INT("api.port", api.port, 1, 65535, "port the API listens on"),
       WF_INT("api.threads", api.threads, 1, 1024, "HTTP worker threads"),
       WF_INT("api.max_body_bytes", api.max_body_bytes, 1024, INT_MAX, "largest request body"),
+      WF_INT("api.read_timeout_ms", api.read_timeout_ms, 100, 600000,
+             "how long the API waits for each part of a request before closing the connection"),
+      Field{"api.auth", "tokens (bearer tokens from api.tokens_file) or disabled",
+            [](const Config& c) { return c.api.auth; },
+            [](Config& c, const std::string& v) {
+              return SetChoice(&c.api.auth, "api.auth", v, {"tokens", "disabled"});
+            }},
+      WF_STR("api.tokens_file", api.tokens_file, "YAML file of API tokens (name, role, sha256)"),
+      WF_BOOL("api.metrics_public", api.metrics_public, "serve /metrics without a token"),
+      WF_STR("callbacks.signing_key_file", callbacks.signing_key_file,
+             "file holding the HMAC-SHA256 key that signs callbacks (empty: no callbacks)"),
+      WF_INT("callbacks.max_attempts", callbacks.max_attempts, 1, 100,
+             "delivery attempts before a callback is marked failed"),
+      WF_INT("callbacks.retry_base_ms", callbacks.retry_base_ms, 10, 3600000,
+             "delay before the first retry; doubles per attempt, at most 1 h"),
+      WF_INT("callbacks.timeout_ms", callbacks.timeout_ms, 100, 600000,
+             "timeout of one delivery attempt"),
+      WF_INT("callbacks.concurrency", callbacks.concurrency, 1, 256,
+             "deliveries at once per engine"),
       WF_STR("engine.id", engine.id, "engine identity (default hostname-pid)"),
       WF_INT("engine.workers", engine.workers, 1, 1024, "task invocations at once"),
       WF_INT("engine.max_inflight", engine.max_inflight, 1, 1000000, "requests owned at once"),

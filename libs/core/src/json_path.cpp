@@ -1,8 +1,8 @@
 #include "wf/core/json_path.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
+
+#include "wf/core/crypto.h"
 
 namespace wf {
 
@@ -93,19 +93,6 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
-std::string ContentHash(const json& value) {
-  const std::string text = value.dump();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xf]);
-  }
-  return out;
-}
+std::string ContentHash(const json& value) { return Sha256Hex(value.dump()); }
 
 }  // namespace wf

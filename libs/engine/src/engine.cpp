@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "wf/committer.h"
+#include "wf/core/histogram.h"
 #include "wf/db.h"
 #include "wf/logging.h"
 #include "wf/redact.h"
@@ -142,6 +143,9 @@ class Engine::Impl {
     s.lost_leases = lost_.load();
     s.commit_batches = committer_.batches();
     s.commit_writes = committer_.writes();
+    s.histograms = {{"task_duration_seconds", task_duration_.ToJson()},
+                    {"task_attempts", task_attempts_.ToJson()},
+                    {"claim_latency_seconds", claim_latency_.ToJson()}};
     return s;
   }
 
@@ -367,7 +371,7 @@ class Engine::Impl {
     tasks_run_++;
     workers_.Submit([this, task, params = std::move(*params), data = run->data(), id = r.id,
                      trace = r.trace_id, epoch = r.epoch, task_id = node_id, index, attempt,
-                     timeout_ms, cancel = run->cancel_flag()] {
+                     timeout_ms, cancel = run->cancel_flag(), type = spec.type] {
       LogScope scope(trace, id, task_id);
       RedisTaskState state(redis_, id, task_id);
       const auto start = Clock::now();
@@ -383,6 +387,7 @@ class Engine::Impl {
       } catch (...) {
         outcome = TaskOutcome::Failed("task threw a non-standard exception");
       }
+      task_duration_.Observe(type, std::chrono::duration<double>(Clock::now() - start).count());
       if (timeout_ms > 0 && Clock::now() > deadline) {
         outcome =
             TaskOutcome::Failed("attempt timed out after " + std::to_string(timeout_ms) + " ms",
@@ -406,6 +411,7 @@ class Engine::Impl {
         w = TaskWrite(*run, index, TaskStatus::kSucceeded);
         w.outputs = outcome.outputs.is_null() ? json::object() : std::move(outcome.outputs);
         w.mark_finished = true;
+        task_attempts_.Observe(spec.type, run->attempts(index));
         spdlog::info("task {} succeeded (attempt {})", node_id, run->attempts(index));
         break;
       case TaskOutcome::Kind::kFailed:
@@ -421,6 +427,7 @@ class Engine::Impl {
         w = TaskWrite(*run, index, TaskStatus::kFailed);
         w.error = outcome.error.empty() ? "failed" : outcome.error;
         w.mark_finished = true;
+        task_attempts_.Observe(spec.type, run->attempts(index));
         spdlog::warn("task {} failed (attempt {}{}): {}", node_id, run->attempts(index),
                      outcome.retryable ? ", retryable" : "", w.error);
         break;
@@ -568,6 +575,9 @@ class Engine::Impl {
   void TakeOver(std::vector<ClaimedRequest> claimed) {
     claimed_ += static_cast<int64_t>(claimed.size());
     inflight_ += static_cast<int>(claimed.size());
+    for (const auto& c : claimed) {
+      if (c.claim_latency_s >= 0) claim_latency_.Observe("", c.claim_latency_s);
+    }
     {
       std::lock_guard<std::mutex> lock(lease_mu_);
       for (const auto& c : claimed) leases_[c.id] = c.epoch;
@@ -704,6 +714,9 @@ class Engine::Impl {
   std::atomic<bool> stopped_{false};
   std::atomic<int> inflight_{0};
   std::atomic<int64_t> claimed_{0}, finished_{0}, tasks_run_{0}, lost_{0};
+  HistogramFamily task_duration_{LatencyBounds()};
+  HistogramFamily task_attempts_{CountBounds()};
+  HistogramFamily claim_latency_{LatencyBounds()};
 
   // Scheduler: everything below is touched only on the scheduler thread, except the
   // queue and timers (sched_mu_).

@@ -19,10 +19,11 @@ void TemplateCatalog::Refresh() {
 }
 
 void TemplateCatalog::MaybeRefreshLocked() {
-  if (std::chrono::steady_clock::now() - last_scan_ >= recheck_) RefreshLocked();
+  if (!scanned_ || std::chrono::steady_clock::now() - last_scan_ >= recheck_) RefreshLocked();
 }
 
 void TemplateCatalog::RefreshLocked() {
+  scanned_ = true;
   last_scan_ = std::chrono::steady_clock::now();
   std::map<std::string, std::string> stamps;
   std::error_code ec;

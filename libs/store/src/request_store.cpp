@@ -13,7 +13,8 @@ const char* kRequestColumns =
     "coalesce(error, ''), coalesce(owner, ''), epoch, claims, "
     "coalesce(parent_request_id::text, ''), coalesce(parent_task_id, ''), " WF_TS(
         "created_at") ", " WF_TS("started_at") ", " WF_TS("finished_at") ", " WF_TS("updated_at")
-    ", cancel_requested, coalesce(rerun_of::text, '')";
+    ", cancel_requested, coalesce(rerun_of::text, ''), coalesce(submitted_by, ''), "
+    "coalesce(callback_url, '')";
 
 const char* kTaskColumns =
     "request_id::text, task_id, type, status, attempts, outputs::text, coalesce(error, ''), " WF_TS(
@@ -47,6 +48,8 @@ RequestRow ToRequest(const pqxx::row& r) {
   row.updated_at = Text(r[16]);
   row.cancel_requested = r[17].as<bool>();
   row.rerun_of = Text(r[18]);
+  row.submitted_by = Text(r[19]);
+  row.callback_url = Text(r[20]);
   return row;
 }
 
@@ -111,12 +114,13 @@ namespace {
 void InsertRow(pqxx::work& tx, const NewRequest& r, InsertOutcome* outcome) {
   auto res = tx.exec_params(
       "INSERT INTO requests (id, trace_id, template, template_hash, data, parent_request_id,"
-      " parent_task_id, idempotency_key, request_hash, rerun_of)"
+      " parent_task_id, idempotency_key, request_hash, rerun_of, submitted_by, callback_url)"
       " VALUES ($1, $2, $3, $4, $5::jsonb, NULLIF($6, '')::uuid, NULLIF($7, ''), NULLIF($8, ''),"
-      "   NULLIF($9, ''), NULLIF($10, '')::uuid)"
+      "   NULLIF($9, ''), NULLIF($10, '')::uuid, NULLIF($11, ''), NULLIF($12, ''))"
       " ON CONFLICT DO NOTHING RETURNING id",
       r.id, r.trace_id, r.template_name, r.template_hash, r.data.dump(), r.parent_request_id,
-      r.parent_task_id, r.idempotency_key, r.request_hash, r.rerun_of);
+      r.parent_task_id, r.idempotency_key, r.request_hash, r.rerun_of, r.submitted_by,
+      r.callback_url);
   if (!outcome) return;
   outcome->inserted = !res.empty();
   if (outcome->inserted || r.idempotency_key.empty()) return;
@@ -287,7 +291,9 @@ Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner
         " FROM c WHERE r.id = c.id"
         " RETURNING r.id::text, r.trace_id::text, r.template, r.template_hash, r.data::text,"
         "   r.epoch, r.claims, (extract(epoch FROM r.started_at) * 1000)::bigint,"
-        "   r.cancel_requested, r.rerun_of IS NOT NULL",
+        "   r.cancel_requested, r.rerun_of IS NOT NULL,"
+        "   CASE WHEN r.claims = 1 THEN extract(epoch FROM clock_timestamp() - r.created_at)"
+        "   ELSE -1 END",
         owner, limit, lease_ms);
     tx.commit();
     for (const auto& row : res) {
@@ -302,6 +308,7 @@ Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner
       cr.started_at_ms = row[7].as<int64_t>();
       cr.cancel_requested = row[8].as<bool>();
       cr.is_rerun = row[9].as<bool>();
+      cr.claim_latency_s = row[10].as<double>();
       out.push_back(std::move(cr));
     }
   });
@@ -466,6 +473,96 @@ Status RequestStore::ReleaseLeases(const std::string& owner, const std::vector<L
         LeasesJson(leases).dump(), owner);
     tx.commit();
   });
+}
+
+Result<std::vector<CallbackJob>> RequestStore::ClaimCallbacks(const std::string& owner, int limit,
+                                                              int lease_ms) {
+  std::vector<CallbackJob> out;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    out.clear();
+    pqxx::work tx(c);
+    auto res = tx.exec_params(
+        "WITH due AS ("
+        "  SELECT request_id FROM callbacks"
+        "  WHERE status = 'pending' AND next_attempt_at <= now()"
+        "    AND (lease_until IS NULL OR lease_until < now())"
+        "  ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " UPDATE callbacks cb SET lease_owner = $1,"
+        "   lease_until = now() + make_interval(secs => $3::double precision / 1000)"
+        " FROM due, requests r"
+        " WHERE cb.request_id = due.request_id AND r.id = cb.request_id"
+        " RETURNING cb.request_id::text, cb.url, cb.attempts, r.trace_id::text, r.template,"
+        "   r.status, r.outputs::text, coalesce(r.error, ''), " WF_TS("r.finished_at") ","
+        "   coalesce(r.rerun_of::text, '')",
+        owner, limit, lease_ms);
+    for (const auto& row : res) {
+      CallbackJob job;
+      job.request_id = row[0].c_str();
+      job.url = row[1].c_str();
+      job.attempts = row[2].as<int>();
+      job.payload = {{"request_id", job.request_id},  {"trace_id", Text(row[3])},
+                     {"template", Text(row[4])},      {"status", Text(row[5])},
+                     {"outputs", JsonOrNull(row[6])}, {"error", Text(row[7])},
+                     {"finished_at", Text(row[8])}};
+      if (!Text(row[9]).empty()) job.payload["rerun_of"] = Text(row[9]);
+      out.push_back(std::move(job));
+    }
+    tx.commit();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status RequestStore::RecordCallbackAttempt(const std::string& owner, const CallbackJob& job,
+                                           const CallbackAttempt& a, int64_t retry_in_ms,
+                                           int max_attempts) {
+  const int attempt = job.attempts + 1;
+  const bool delivered = a.error.empty();
+  const char* status = delivered ? "delivered" : (attempt >= max_attempts ? "failed" : "pending");
+  json entry = {{"attempt", attempt}, {"duration_ms", a.duration_ms}};
+  if (a.http_status) entry["http_status"] = a.http_status;
+  if (!delivered) entry["error"] = a.error;
+  return db_.Run([&](pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    // The history keeps the last 20 attempts, each stamped with the database's clock.
+    tx.exec_params(
+        "UPDATE callbacks SET attempts = $3, status = $4,"
+        "   last_error = NULLIF($5, ''),"
+        "   next_attempt_at = now() + make_interval(secs => $6::double precision / 1000),"
+        "   delivered_at = CASE WHEN $4 = 'delivered' THEN now() END,"
+        "   lease_owner = NULL, lease_until = NULL,"
+        "   history = (SELECT coalesce(jsonb_agg(e ORDER BY n), '[]'::jsonb) FROM ("
+        "     SELECT e, n FROM jsonb_array_elements(history || jsonb_build_array("
+        "       $7::jsonb || jsonb_build_object('at', " WF_TS("now()") "))) WITH ORDINALITY AS x(e, n)"
+        "     ORDER BY n DESC LIMIT 20) last)"
+        " WHERE request_id = $1::uuid AND lease_owner = $2",
+        job.request_id, owner, attempt, status, a.error, delivered ? 0 : retry_in_ms,
+        entry.dump());
+    tx.commit();
+  });
+}
+
+Result<json> RequestStore::GetCallback(const std::string& request_id) {
+  json out = nullptr;
+  Status s = db_.Run([&](pqxx::connection_base& c) {
+    pqxx::read_transaction tx(c);
+    auto res = tx.exec_params(
+        "SELECT url, status, attempts, coalesce(last_error, ''), " WF_TS(
+            "next_attempt_at") ", " WF_TS("delivered_at") ", history::text"
+        " FROM callbacks WHERE request_id = $1::uuid",
+        request_id);
+    if (res.empty()) return;
+    const auto& row = res[0];
+    out = {{"url", Text(row[0])},
+           {"status", Text(row[1])},
+           {"attempts", row[2].as<int>()},
+           {"history", JsonOrNull(row[6])}};
+    if (!Text(row[3]).empty()) out["last_error"] = Text(row[3]);
+    if (Text(row[1]) == "pending") out["next_attempt_at"] = Text(row[4]);
+    if (!Text(row[5]).empty()) out["delivered_at"] = Text(row[5]);
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace wf

@@ -2,7 +2,8 @@
 //
 // Submits requests (validated against the template catalog, written to PostgreSQL, which
 // notifies the engines), and reads requests, their tasks, templates and live services.
-// Every error answer is {"error": {"code", "message", "path"?}}. The server runs its own
+// Every error answer is {"error": {"code", "message", "path"?}}. Callers authenticate with
+// bearer tokens (wf/auth.h) unless auth is disabled. The server runs its own
 // thread pool; Start() blocks until Stop() is called from another thread.
 #pragma once
 
@@ -17,10 +18,14 @@ namespace wf {
 class Database;
 class Redis;
 class TemplateCatalog;
+class TokenFile;
 
 class ApiServer {
  public:
-  ApiServer(const Config& config, Database& db, Redis& redis, TemplateCatalog& catalog);
+  // `tokens` authenticates callers (see wf/auth.h); null disables auth (every caller is an
+  // anonymous admin).
+  ApiServer(const Config& config, Database& db, Redis& redis, TemplateCatalog& catalog,
+            TokenFile* tokens);
   ~ApiServer();
 
   // Binds config.api.host:port; false (with a logged reason) when it cannot.

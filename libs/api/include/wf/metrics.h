@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "wf/core/histogram.h"
 #include "wf/core/json_path.h"
 #include "wf/core/status.h"
 #include "wf/request_store.h"
@@ -27,13 +28,8 @@ class HttpMetrics {
   static std::string RouteOf(const std::string& path);
 
  private:
-  struct Series {
-    std::vector<uint64_t> buckets;  // cumulative counts per upper bound
-    uint64_t count = 0;
-    double sum = 0;
-  };
+  HistogramFamily latency_{LatencyBounds()};  // label: method \t route
   mutable std::mutex mu_;
-  std::map<std::string, Series> latency_;    // key: method \t route
   std::map<std::string, uint64_t> answers_;  // key: method \t route \t status
 };
 

@@ -25,7 +25,21 @@ struct Config {
     int port = 8470;
     int threads = 16;
     int max_body_bytes = 1 << 20;
+    int read_timeout_ms = 10000;  // a client must send each part of its request within this
+    // "tokens": bearer tokens from tokens_file (default deny); "disabled": no auth at all.
+    std::string auth = "tokens";
+    std::string tokens_file = "tokens.yaml";
+    bool metrics_public = false;  // GET /metrics without a token
   } api;
+
+  // Signed POSTs to a request's callback_url when it ends (delivered by the engines).
+  struct Callbacks {
+    std::string signing_key_file;  // HMAC-SHA256 key; empty: callback_url is refused
+    int max_attempts = 10;         // then the callback is marked failed
+    int retry_base_ms = 1000;      // first retry delay; doubles per attempt (capped at 1 h)
+    int timeout_ms = 10000;        // one delivery attempt, connect included
+    int concurrency = 4;           // deliveries at once per engine
+  } callbacks;
 
   struct Engine {
     std::string id;           // default: <hostname>-<pid>

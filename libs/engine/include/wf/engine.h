@@ -29,6 +29,9 @@ struct EngineStats {
   int64_t lost_leases = 0;
   int64_t commit_batches = 0;
   int64_t commit_writes = 0;
+  // {"task_duration_seconds": {type: series}, "task_attempts": {type: series},
+  //  "claim_latency_seconds": {"": series}}: see wf/core/histogram.h.
+  json histograms;
 };
 
 class Engine {

@@ -52,6 +52,7 @@ class TemplateCatalog {
   TaskTypeChecker checker_;
   std::chrono::milliseconds recheck_;
   std::mutex mu_;
+  bool scanned_ = false;  // the first use scans, however young the steady clock is
   std::chrono::steady_clock::time_point last_scan_{};
   std::map<std::string, Entry> files_;  // by file name
 };

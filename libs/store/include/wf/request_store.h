@@ -31,6 +31,8 @@ struct NewRequest {
   std::string idempotency_key;  // empty when none
   std::string request_hash;     // with idempotency_key: hash of what was submitted
   std::string rerun_of;         // empty when none
+  std::string submitted_by;     // the API token's name; empty when auth is disabled
+  std::string callback_url;     // POSTed to when the request ends; empty when none
 };
 
 // What happened to a submission that carried an idempotency key.
@@ -59,6 +61,23 @@ struct RequestRow {
   std::string created_at, started_at, finished_at, updated_at;  // RFC 3339 UTC, "" if unset
   bool cancel_requested = false;
   std::string rerun_of;
+  std::string submitted_by;
+  std::string callback_url;
+};
+
+// A callback due for delivery, claimed by one sender for a while (lease).
+struct CallbackJob {
+  std::string request_id;
+  std::string url;
+  int attempts = 0;  // attempts made before this one
+  json payload;      // what is POSTed: the request's final status and outputs
+};
+
+// One delivery attempt's result.
+struct CallbackAttempt {
+  long http_status = 0;  // 0 when no answer came
+  std::string error;     // empty when delivered
+  int64_t duration_ms = 0;
 };
 
 struct TaskRunRow {
@@ -96,7 +115,8 @@ struct ClaimedRequest {
   int claims = 0;
   int64_t started_at_ms = 0;  // when the request first started (Unix ms), for its deadline
   bool cancel_requested = false;
-  bool is_rerun = false;  // a re-run may start with task runs copied from the original
+  bool is_rerun = false;        // a re-run may start with task runs copied from the original
+  double claim_latency_s = -1;  // first claims: seconds from submission to this claim
 };
 
 // One fenced write. kTask upserts a task run; kFinish ends the request.
@@ -182,6 +202,17 @@ class RequestStore {
   // Gives the leases up so another engine can take the requests at once. A release is a
   // clean hand-over, so it does not count towards the claims that quarantine a request.
   Status ReleaseLeases(const std::string& owner, const std::vector<LeaseRef>& leases);
+
+  // --- callbacks (any engine delivers them) ---
+  // Leases up to `limit` callbacks that are due to `owner` for `lease_ms`.
+  Result<std::vector<CallbackJob>> ClaimCallbacks(const std::string& owner, int limit,
+                                                  int lease_ms);
+  // Records an attempt: delivered when `a.error` is empty; otherwise retried after
+  // `retry_in_ms`, or failed for good when that was attempt `max_attempts`.
+  Status RecordCallbackAttempt(const std::string& owner, const CallbackJob& job,
+                               const CallbackAttempt& a, int64_t retry_in_ms, int max_attempts);
+  // The callback of a request as the API shows it, or null when it has none yet.
+  Result<json> GetCallback(const std::string& request_id);
 
  private:
   Database& db_;
