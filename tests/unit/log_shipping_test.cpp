@@ -250,6 +250,19 @@ TEST(RedactTest, RegisteredSecretsLiveWithTheirScope) {
   EXPECT_EQ(RedactLine("hunter2-pass"), "hunter2-pass");
 }
 
+TEST(RedactTest, LongestSecretWinsAndManySecretsAreCheap) {
+  ScopedSecrets a({"abcd", "abcd-efgh-1234"});
+  EXPECT_EQ(RedactLine("x abcd-efgh-1234 y abcd-zz abc"), "x *** y ***-zz abc");
+  std::vector<std::string> many;
+  for (int i = 0; i < 5000; ++i) many.push_back("value-" + std::to_string(i) + "-secret");
+  ScopedSecrets b(many);
+  EXPECT_EQ(RedactLine("got value-4999-secret and value-17-secret, not value-5000-secret"),
+            "got *** and ***, not value-5000-secret");
+  // Masking stays correct at the very end of a line and for a line of a secret alone.
+  EXPECT_EQ(RedactLine("tail abcd"), "tail ***");
+  EXPECT_EQ(RedactLine("abcd"), "***");
+}
+
 TEST(RedactTest, CredentialHeadersAndKeys) {
   EXPECT_EQ(RedactLine("GET / Authorization: Bearer abc.def"), "GET / Authorization: ***");
   EXPECT_EQ(RedactLine("sent header x-api-key:  k-123\nnext"), "sent header x-api-key:  ***\nnext");

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstring>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <regex>
 #include <shared_mutex>
+#include <unordered_map>
 
 namespace wf {
 namespace {
@@ -53,18 +55,65 @@ const std::vector<Rule>& BuiltinRules() {
   return kRules;
 }
 
+uint32_t Prefix(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Registered secrets, indexed by their first kMinSecretBytes (4) bytes so that a line is
+// scanned once whatever the number of secrets.
 struct Registry {
   std::shared_mutex mu;
-  std::map<std::string, int> counts;   // secret value -> scopes holding it
-  std::vector<std::string> by_length;  // the keys of `counts`, longest first
+  std::unordered_map<std::string, int> counts;  // secret value -> scopes holding it
+  // First four bytes -> the secrets starting with them, longest first.
+  std::unordered_map<uint32_t, std::vector<std::string>> by_prefix;
   std::shared_ptr<const std::vector<Rule>> patterns = std::make_shared<std::vector<Rule>>();
 
-  void Rebuild() {
-    by_length.clear();
-    for (const auto& [v, _] : counts) by_length.push_back(v);
-    std::stable_sort(
-        by_length.begin(), by_length.end(),
-        [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  void Add(const std::string& v) {
+    if (counts[v]++ > 0) return;
+    auto& list = by_prefix[Prefix(v.data())];
+    auto at = std::find_if(list.begin(), list.end(),
+                           [&](const std::string& o) { return o.size() < v.size(); });
+    list.insert(at, v);
+  }
+  void Remove(const std::string& v) {
+    auto it = counts.find(v);
+    if (it == counts.end() || --it->second > 0) return;
+    counts.erase(it);
+    auto p = by_prefix.find(Prefix(v.data()));
+    if (p == by_prefix.end()) return;
+    p->second.erase(std::remove(p->second.begin(), p->second.end(), v), p->second.end());
+    if (p->second.empty()) by_prefix.erase(p);
+  }
+  // `line` with every registered secret masked; the caller holds `mu`.
+  std::string Mask(const std::string& line) const {
+    if (by_prefix.empty() || line.size() < kMinSecretBytes) return line;
+    std::string out;
+    size_t copied = 0, i = 0;
+    while (i + kMinSecretBytes <= line.size()) {
+      auto p = by_prefix.find(Prefix(line.data() + i));
+      size_t matched = 0;
+      if (p != by_prefix.end()) {
+        for (const auto& secret : p->second) {
+          if (line.compare(i, secret.size(), secret) == 0) {
+            matched = secret.size();
+            break;
+          }
+        }
+      }
+      if (matched == 0) {
+        i++;
+        continue;
+      }
+      out.append(line, copied, i - copied);
+      out += kRedacted;
+      i += matched;
+      copied = i;
+    }
+    if (copied == 0) return line;
+    out.append(line, copied, std::string::npos);
+    return out;
   }
 };
 
@@ -169,19 +218,14 @@ ScopedSecrets::ScopedSecrets(std::vector<std::string> values) {
   if (values_.empty()) return;
   Registry& r = Reg();
   std::unique_lock lock(r.mu);
-  for (const auto& v : values_) r.counts[v]++;
-  r.Rebuild();
+  for (const auto& v : values_) r.Add(v);
 }
 
 ScopedSecrets::~ScopedSecrets() {
   if (values_.empty()) return;
   Registry& r = Reg();
   std::unique_lock lock(r.mu);
-  for (const auto& v : values_) {
-    auto it = r.counts.find(v);
-    if (it != r.counts.end() && --it->second <= 0) r.counts.erase(it);
-  }
-  r.Rebuild();
+  for (const auto& v : values_) r.Remove(v);
 }
 
 ScopedSecrets::ScopedSecrets(ScopedSecrets&& other) noexcept : values_(std::move(other.values_)) {
@@ -223,7 +267,7 @@ std::string RedactLine(std::string_view line) {
   std::shared_ptr<const std::vector<Rule>> patterns;
   {
     std::shared_lock lock(r.mu);
-    for (const auto& secret : r.by_length) ReplaceAll(&out, secret);
+    out = r.Mask(out);
     patterns = r.patterns;
   }
   const std::string lower = Lower(out);
