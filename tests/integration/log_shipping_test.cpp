@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -280,77 +281,122 @@ TEST(LogShipping, EveryLineOfARequestCarriesItsIdsAndTheSealComesLast) {
   EXPECT_EQ(stack.Logs().find(kSecret), std::string::npos);
 }
 
-TEST(LogShipping, ACollectorOutageLosesCountedLinesButNotTheWorkflow) {
-  Collector collector(FreePort());
-  collector.Start();
-  Stack stack;
-  stack.SetEnv("WF_LOGGING_SYSLOG_URL", collector.url());
-  stack.SetEnv("WF_LOGGING_SYSLOG_QUEUE", "4");
-  json chain = json::array();
-  for (int i = 0; i < 8; ++i) {
-    json t = {{"id", "step" + std::to_string(i)}, {"type", "noop"}};
-    if (i > 0) t["depends_on"] = {"step" + std::to_string(i - 1)};
-    chain.push_back(t);
-  }
-  stack.AddTemplate("chain", {{"name", "chain"}, {"tasks", chain}});
-  stack.StartApi();
-  stack.StartEngine("engine-1");
-
-  std::string before = stack.Submit("chain", json::object());
-  ASSERT_EQ(stack.WaitDone(before, 30s)["status"], "succeeded");
-  ASSERT_TRUE(WaitFor([&] { return collector.SealIndex(before) >= 0; }, 20s)) << stack.Logs();
-
-  collector.Stop();
-  std::string during = stack.Submit("chain", json::object());
-  ASSERT_EQ(stack.WaitDone(during, 30s)["status"], "succeeded") << "the outage stopped the work";
-
-  // The engine reports the lines it could not keep, in its presence record and in /metrics.
-  json engine;
-  ASSERT_TRUE(WaitFor(
+// The engine's log_shipping record from GET /v1/services once `pred` holds for it.
+bool WaitForShipping(Stack& stack, const std::function<bool(const json&)>& pred) {
+  return WaitFor(
       [&] {
         auto r = stack.Get("/v1/services");
         if (!r || r->status != 200) return false;
         json body = json::parse(r->body);
         for (const auto& s : body["services"]) {
           if (s.value("kind", "") == "engine" && s.contains("log_shipping") &&
-              s["log_shipping"].value("dropped", 0) > 0 &&
-              !s["log_shipping"].value("connected", true)) {
-            engine = s;
+              pred(s["log_shipping"])) {
             return true;
           }
         }
         return false;
       },
-      20s))
-      << "no drops reported";
+      20s);
+}
+
+TEST(LogShipping, ACollectorOutageLosesCountedLinesButNotTheWorkflow) {
+  Collector collector(FreePort());
+  collector.Start();
+  // Tasks of the request call these to take the collector away and bring it back while
+  // the request runs.
+  TestHttpServer control;
+  control.server().Get("/cut", [&](const httplib::Request&, httplib::Response& res) {
+    collector.Stop();
+    res.set_content("{}", "application/json");
+  });
+  control.server().Get("/restore", [&](const httplib::Request&, httplib::Response& res) {
+    collector.Start();
+    res.set_content("{}", "application/json");
+  });
+  control.Start();
+
+  Stack stack;
+  stack.SetEnv("WF_LOGGING_SYSLOG_URL", collector.url());
+  stack.SetEnv("WF_LOGGING_SYSLOG_QUEUE", "16");
+  auto chain = [](const std::string& prefix, int n, json* tasks, std::string* last) {
+    for (int i = 0; i < n; ++i) {
+      json t = {{"id", prefix + std::to_string(i)}, {"type", "noop"}};
+      if (!last->empty()) t["depends_on"] = {*last};
+      *last = t["id"];
+      tasks->push_back(t);
+    }
+  };
+  json small = json::array();
+  std::string last;
+  chain("step", 3, &small, &last);
+  stack.AddTemplate("small", {{"name", "small"}, {"tasks", small}});
+  json outage = json::array();
+  last.clear();
+  chain("before", 1, &outage, &last);
+  outage.push_back({{"id", "cut"},
+                    {"type", "http"},
+                    {"depends_on", {last}},
+                    {"params", {{"url", control.url() + "/cut"}}}});
+  last = "cut";
+  chain("during", 20, &outage, &last);
+  outage.push_back({{"id", "restore"},
+                    {"type", "http"},
+                    {"depends_on", {last}},
+                    {"params", {{"url", control.url() + "/restore"}}}});
+  last = "restore";
+  chain("after", 2, &outage, &last);
+  stack.AddTemplate("outage", {{"name", "outage"}, {"tasks", outage}});
+  stack.StartApi();
+  stack.StartEngine("engine-1");
+
+  // Up: every engine line of a request arrives (claim, start and end of 3 tasks, end,
+  // seal).
+  std::string first = stack.Submit("small", json::object());
+  ASSERT_EQ(stack.WaitDone(first, 30s)["status"], "succeeded");
+  ASSERT_TRUE(WaitFor([&] { return collector.SealIndex(first) >= 0; }, 20s)) << stack.Logs();
+  int lines = 0;
+  for (const auto& r : collector.Messages()) {
+    lines += r.msg.app_name == "wf-engine" && r.msg.Param(kSyslogSdId, "request_id") == first;
+  }
+  EXPECT_EQ(lines, 9);
+  // Drops so far (a burst at start may overflow the small queue).
+  int64_t dropped_before = -1;
+  ASSERT_TRUE(WaitForShipping(stack, [&](const json& s) {
+    if (s.value("queued", -1) != 0 || s.value("sent", 0) < 9) return false;
+    dropped_before = s.value("dropped", int64_t{0});
+    return true;
+  }));
+
+  // The collector goes away in the middle of a request and comes back before its end.
+  std::string id = stack.Submit("outage", json::object());
+  json done = stack.WaitDone(id, 60s);
+  ASSERT_EQ(done["status"], "succeeded") << "the outage stopped the work: " << done.dump(2);
+  // Lines logged after the collector came back arrive, the seal last.
+  ASSERT_TRUE(WaitFor([&] { return collector.SealIndex(id) >= 0; }, 20s)) << stack.Logs();
+  auto all = collector.Messages();
+  EXPECT_LT(Find(all, id, "task before0 succeeded"), collector.SealIndex(id));
+  EXPECT_LT(Find(all, id, "claimed request"), Find(all, id, "task before0 succeeded"));
+  // What did not fit in the queue meanwhile was dropped and counted, in the engine's
+  // presence record and in /metrics; the shipper is connected again.
+  EXPECT_TRUE(WaitForShipping(stack, [&](const json& s) {
+    return s.value("dropped", int64_t{0}) > dropped_before && s.value("reconnects", 0) >= 1 &&
+           s.value("connected", false);
+  })) << stack.Get("/v1/services")->body;
   auto metrics = stack.Get("/metrics");
   ASSERT_EQ(metrics->status, 200);
   EXPECT_NE(metrics->body.find("wf_log_lines_dropped_total{service=\"engine\",id=\"engine-1\"}"),
             std::string::npos)
       << metrics->body;
 
-  // Back again: the lines still queued go out, and so do later ones, with the seal.
-  collector.Start();
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        auto r = stack.Get("/v1/services");
-        if (!r || r->status != 200) return false;
-        json body = json::parse(r->body);
-        for (const auto& s : body["services"]) {
-          if (s.value("kind", "") == "engine" && s.contains("log_shipping") &&
-              s["log_shipping"].value("reconnects", 0) >= 1 &&
-              s["log_shipping"].value("connected", false)) {
-            return true;
-          }
-        }
-        return false;
-      },
-      20s))
-      << "the engine did not reconnect";
-  std::string after = stack.Submit("chain", json::object());
-  ASSERT_EQ(stack.WaitDone(after, 30s)["status"], "succeeded");
-  ASSERT_TRUE(WaitFor([&] { return collector.SealIndex(after) >= 0; }, 20s)) << stack.Logs();
-  EXPECT_GE(Find(collector.Messages(), after, "claimed request"), 0);
+  // A later request is shipped whole again.
+  std::string later = stack.Submit("small", json::object());
+  ASSERT_EQ(stack.WaitDone(later, 30s)["status"], "succeeded");
+  ASSERT_TRUE(WaitFor([&] { return collector.SealIndex(later) >= 0; }, 20s)) << stack.Logs();
+  lines = 0;
+  for (const auto& r : collector.Messages()) {
+    lines += r.msg.app_name == "wf-engine" && r.msg.Param(kSyslogSdId, "request_id") == later;
+  }
+  EXPECT_EQ(lines, 9);
 }
 
 }  // namespace
