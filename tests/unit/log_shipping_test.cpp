@@ -276,6 +276,18 @@ TEST(RedactTest, CredentialHeadersAndKeys) {
   EXPECT_EQ(RedactLine("task t1 succeeded (attempt 1)"), "task t1 succeeded (attempt 1)");
 }
 
+TEST(RedactTest, HugeLinesDoNotExhaustTheStack) {
+  std::string big(1 << 20, 'x');
+  std::string line = R"({"password":")" + big + R"(","token":"t"})" + " Authorization: " + big;
+  std::string out = RedactLine(line);
+  EXPECT_EQ(out.find("xxxx"), std::string::npos) << out.substr(0, 200);
+  EXPECT_NE(out.find(R"("token":"***")"), std::string::npos);
+  // Configured patterns look at a long line in pieces, however greedy they are.
+  ASSERT_TRUE(SetRedactPatterns({"k=([^ ]+)", ".*"}).ok());
+  EXPECT_EQ(RedactLine("k=" + big).find("xxxx"), std::string::npos);
+  ASSERT_TRUE(SetRedactPatterns({}).ok());
+}
+
 TEST(RedactTest, ConfiguredPatterns) {
   ASSERT_TRUE(SetRedactPatterns({"ssn=(\\d+)", "card [0-9]{4}"}).ok());
   EXPECT_EQ(RedactLine("ssn=123456 card 4242 ok"), "ssn=*** *** ok");

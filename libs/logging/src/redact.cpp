@@ -14,45 +14,168 @@
 namespace wf {
 namespace {
 
-// A rule: a regex, and which part of a match is masked (the capture groups when it has
-// any, else the whole match). `hint`: lowercase words one of which must occur in the
-// lowercased line for the rule to be tried at all (none: always tried).
+// A configured pattern: its matches (or capture groups) are masked.
 struct Rule {
   std::regex re;
-  std::vector<std::string> hints;
 };
 
-constexpr auto kIcase = std::regex::ECMAScript | std::regex::icase | std::regex::optimize;
+// std::regex matches recursively, one stack frame or more per character a repetition
+// consumes: configured patterns see a line in pieces of at most this many bytes, which
+// keeps the depth far from any thread's stack size.
+constexpr size_t kRegexPiece = 4096;
 
-const std::vector<Rule>& BuiltinRules() {
-  static const std::vector<Rule> kRules = [] {
-    const std::vector<std::string> key_words = {"password",    "passwd",  "secret",  "token",
-                                                "api_key",     "apikey",  "api-key", "credential",
-                                                "private_key", "authoriz"};
-    const std::string key =
-        "(?:password|passwd|secret|token|api_?key|api-key|authorization|credential|private_?"
-        "key)";
-    std::vector<Rule> rules;
-    // JSON: "db_password": "value" (group 1 is the value, escapes kept inside).
-    rules.push_back(
-        {std::regex("\"[^\"]*" + key + "[^\"]*\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"", kIcase),
-         key_words});
-    // Headers: "Authorization: Basic abc" masks up to the end of the line.
-    rules.push_back(
-        {std::regex("\\b(?:proxy-)?(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-"
-                    "cookie)[ \\t]*:[ \\t]*([^\\r\\n]+)",
-                    kIcase),
-         {"authoriz", "api-key", "auth-token", "cookie"}});
-    // Bearer and basic credentials anywhere.
-    rules.push_back({std::regex("\\b(?:bearer|basic)\\s+([A-Za-z0-9._~+/=-]{4,})", kIcase),
-                     {"bearer", "basic"}});
-    // key=value text: token=abc, client_secret=xyz.
-    rules.push_back(
-        {std::regex("\\b[A-Za-z0-9_.-]*" + key + "[A-Za-z0-9_.-]*=([^\\s&\"',;]+)", kIcase),
-         key_words});
-    return rules;
-  }();
-  return kRules;
+// Words that make a key a credential ("db_password", "X-Auth-Token", "client_secret").
+constexpr const char* kKeyWords[] = {"password",    "passwd",     "secret",        "token",
+                                     "api_key",     "apikey",     "api-key",       "credential",
+                                     "private_key", "privatekey", "authorization", "cookie"};
+
+char Low(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsKeyChar(char c) { return IsWordChar(c) || c == '-' || c == '.'; }
+
+// Whether `text` at `pos` starts with the lowercase `word`, ignoring case.
+bool StartsWithAt(std::string_view text, size_t pos, std::string_view word) {
+  if (pos + word.size() > text.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (Low(text[pos + i]) != word[i]) return false;
+  }
+  return true;
+}
+
+bool IsCredentialKey(std::string_view key) {
+  std::string lower(key);
+  for (char& c : lower) c = Low(c);
+  for (const char* w : kKeyWords) {
+    if (lower.find(w) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Builds a copy of a line with some byte ranges masked; ranges come in increasing order.
+class Masker {
+ public:
+  explicit Masker(const std::string& text) : text_(text) {}
+  void Mask(size_t begin, size_t end) {
+    if (begin < copied_ || end <= begin) return;
+    out_.append(text_, copied_, begin - copied_);
+    out_ += kRedacted;
+    copied_ = end;
+  }
+  std::string Done() {
+    if (copied_ == 0) return text_;
+    out_.append(text_, copied_, std::string::npos);
+    return std::move(out_);
+  }
+
+ private:
+  const std::string& text_;
+  std::string out_;
+  size_t copied_ = 0;
+};
+
+// The end of the JSON string whose opening quote is at `open` (the index of its closing
+// quote), or npos.
+size_t JsonStringEnd(const std::string& t, size_t open) {
+  for (size_t i = open + 1; i < t.size(); ++i) {
+    if (t[i] == '\\') {
+      ++i;
+    } else if (t[i] == '"') {
+      return i;
+    }
+  }
+  return std::string::npos;
+}
+
+size_t SkipBlanks(const std::string& t, size_t i) {
+  while (i < t.size() && (t[i] == ' ' || t[i] == '\t')) ++i;
+  return i;
+}
+
+// JSON: "db_password": "value" -> "db_password": "***".
+std::string MaskJsonKeys(const std::string& t) {
+  Masker m(t);
+  size_t i = t.find('"');
+  while (i != std::string::npos && i < t.size()) {
+    size_t close = JsonStringEnd(t, i);
+    if (close == std::string::npos) break;
+    size_t j = SkipBlanks(t, close + 1);
+    if (j < t.size() && t[j] == ':') {
+      size_t v = SkipBlanks(t, j + 1);
+      if (v < t.size() && t[v] == '"' &&
+          IsCredentialKey(std::string_view(t).substr(i + 1, close - i - 1))) {
+        size_t vend = JsonStringEnd(t, v);
+        if (vend == std::string::npos) break;
+        m.Mask(v + 1, vend);
+        i = t.find('"', vend + 1);
+        continue;
+      }
+    }
+    i = t.find('"', close + 1);
+  }
+  return m.Done();
+}
+
+// Headers: "Authorization: Basic abc" -> "Authorization: ***" (to the end of the line).
+std::string MaskHeaders(const std::string& t) {
+  static const std::string_view kNames[] = {"authorization", "api-key", "auth-token", "cookie"};
+  Masker m(t);
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (i > 0 && IsWordChar(t[i - 1])) continue;
+    for (std::string_view name : kNames) {
+      if (!StartsWithAt(t, i, name)) continue;
+      size_t j = SkipBlanks(t, i + name.size());
+      if (j >= t.size() || t[j] != ':') break;
+      size_t v = SkipBlanks(t, j + 1);
+      size_t end = v;
+      while (end < t.size() && t[end] != '\r' && t[end] != '\n') ++end;
+      m.Mask(v, end);
+      i = end;
+      break;
+    }
+  }
+  return m.Done();
+}
+
+bool IsTokenChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("._~+/=-", c) != nullptr;
+}
+
+// "Bearer eyJ…", "Basic dXNl…" anywhere -> "Bearer ***".
+std::string MaskSchemes(const std::string& t) {
+  Masker m(t);
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (i > 0 && IsWordChar(t[i - 1])) continue;
+    size_t len = StartsWithAt(t, i, "bearer") ? 6 : StartsWithAt(t, i, "basic") ? 5 : 0;
+    if (len == 0) continue;
+    size_t v = i + len;
+    if (v >= t.size() || !std::isspace(static_cast<unsigned char>(t[v]))) continue;
+    while (v < t.size() && std::isspace(static_cast<unsigned char>(t[v]))) ++v;
+    size_t end = v;
+    while (end < t.size() && IsTokenChar(t[end])) ++end;
+    if (end - v >= 4) {
+      m.Mask(v, end);
+      i = end;
+    }
+  }
+  return m.Done();
+}
+
+// key=value text: "?api_key=abc&x=1", "client_secret=xyz" -> "api_key=***".
+std::string MaskKeyValues(const std::string& t) {
+  Masker m(t);
+  for (size_t eq = t.find('='); eq != std::string::npos; eq = t.find('=', eq + 1)) {
+    size_t k = eq;
+    while (k > 0 && IsKeyChar(t[k - 1])) --k;
+    if (k == eq || !IsCredentialKey(std::string_view(t).substr(k, eq - k))) continue;
+    size_t end = eq + 1;
+    while (end < t.size() && !std::isspace(static_cast<unsigned char>(t[end])) &&
+           std::strchr("&\"',;", t[end]) == nullptr) {
+      ++end;
+    }
+    m.Mask(eq + 1, end);
+    if (end > eq) eq = end - 1;
+  }
+  return m.Done();
 }
 
 uint32_t Prefix(const char* p) {
@@ -122,36 +245,27 @@ Registry& Reg() {
   return *r;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// Masks the groups of every match of `re` in `text` (the whole match if it has none).
+// Masks the groups of every match of `re` in `text` (the whole match if it has none),
+// looking at kRegexPiece bytes at a time.
 std::string ApplyRule(const std::string& text, const std::regex& re) {
   std::string out;
-  size_t pos = 0;  // next byte of `text` not yet copied
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
-       ++it) {
-    const std::smatch& m = *it;
-    if (m.length(0) == 0) continue;
-    auto mask = [&](size_t begin, size_t end) {
-      if (begin < pos || end <= begin) return;
-      out.append(text, pos, begin - pos);
-      out += kRedacted;
-      pos = end;
-    };
-    if (m.size() <= 1) {
-      mask(m.position(0), m.position(0) + m.length(0));
-      continue;
+  for (size_t start = 0; start < text.size(); start += kRegexPiece) {
+    const std::string piece = text.substr(start, kRegexPiece);
+    Masker m(piece);
+    for (auto it = std::sregex_iterator(piece.begin(), piece.end(), re);
+         it != std::sregex_iterator(); ++it) {
+      const std::smatch& match = *it;
+      if (match.length(0) == 0) continue;
+      if (match.size() <= 1) {
+        m.Mask(match.position(0), match.position(0) + match.length(0));
+        continue;
+      }
+      for (size_t g = 1; g < match.size(); ++g) {
+        if (match[g].matched) m.Mask(match.position(g), match.position(g) + match.length(g));
+      }
     }
-    for (size_t g = 1; g < m.size(); ++g) {
-      if (m[g].matched) mask(m.position(g), m.position(g) + m.length(g));
-    }
+    out += m.Done();
   }
-  if (pos == 0) return text;
-  out.append(text, pos, std::string::npos);
   return out;
 }
 
@@ -248,8 +362,7 @@ Status SetRedactPatterns(const std::vector<std::string>& patterns) {
       return Status::Invalid("redact_patterns[" + std::to_string(i) + "]: empty pattern");
     }
     try {
-      rules->push_back(
-          {std::regex(patterns[i], std::regex::ECMAScript | std::regex::optimize), {}});
+      rules->push_back({std::regex(patterns[i], std::regex::ECMAScript | std::regex::optimize)});
     } catch (const std::regex_error& e) {
       return Status::Invalid("redact_patterns[" + std::to_string(i) + "]: invalid regex '" +
                              patterns[i] + "': " + e.what());
@@ -270,12 +383,10 @@ std::string RedactLine(std::string_view line) {
     out = r.Mask(out);
     patterns = r.patterns;
   }
-  const std::string lower = Lower(out);
-  for (const Rule& rule : BuiltinRules()) {
-    bool hinted = rule.hints.empty();
-    for (const auto& h : rule.hints) hinted = hinted || lower.find(h) != std::string::npos;
-    if (hinted) out = ApplyRule(out, rule.re);
-  }
+  out = MaskJsonKeys(out);
+  out = MaskHeaders(out);
+  out = MaskSchemes(out);
+  out = MaskKeyValues(out);
   for (const Rule& rule : *patterns) out = ApplyRule(out, rule.re);
   return out;
 }
