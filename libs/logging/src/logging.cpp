@@ -43,7 +43,7 @@ class RedactingStderrSink : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 std::mutex ship_mu;
-std::shared_ptr<SyslogSink> ship_sink;  // set by InitLogging, cleared by StopLogShipping
+std::shared_ptr<SyslogSink> ship_sink;  // set by InitLogging; stopped (not cleared) at exit
 
 std::shared_ptr<SyslogSink> ShipSink() {
   std::lock_guard<std::mutex> lock(ship_mu);
