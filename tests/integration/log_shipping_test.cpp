@@ -399,5 +399,20 @@ TEST(LogShipping, ACollectorOutageLosesCountedLinesButNotTheWorkflow) {
   EXPECT_EQ(lines, 9);
 }
 
+TEST(LogShipping, ABadSyslogSettingStopsTheServiceWithTheSettingNamed) {
+  std::string dir = MakeTempDir("wf-ship");
+  for (const char* binary : {WF_API_BIN, WF_ENGINE_BIN}) {
+    Process p("bad", binary, {}, {{"WF_LOGGING_SYSLOG_URL", "http://127.0.0.1:514"}},
+              dir + "/bad.log");
+    EXPECT_EQ(p.Wait(30s), 2) << p.Log();
+    EXPECT_NE(p.Log().find("WF_LOGGING_SYSLOG_URL"), std::string::npos) << p.Log();
+    EXPECT_NE(p.Log().find("tcp://host:port"), std::string::npos) << p.Log();
+  }
+  Process p("bad", WF_ENGINE_BIN, {}, {{"WF_LOGGING_REDACT_PATTERNS", "[\"ok\", \"(open\"]"}},
+            dir + "/patterns.log");
+  EXPECT_EQ(p.Wait(30s), 2) << p.Log();
+  EXPECT_NE(p.Log().find("logging.redact_patterns[1]"), std::string::npos) << p.Log();
+}
+
 }  // namespace
 }  // namespace wf::test
