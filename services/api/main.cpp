@@ -68,5 +68,6 @@ int main(int argc, char** argv) {
   serving.join();
   presence.Stop();
   spdlog::info("stopped");
+  wf::StopService();
   return 0;
 }

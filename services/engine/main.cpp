@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   engine.Stop();
   presence.Stop();
   spdlog::info("stopped");
-  spdlog::shutdown();
+  wf::StopService();
   // Task invocations still running past the grace period are abandoned: their requests
   // were released and another engine re-invokes them.
   std::_Exit(0);

@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "wf/config.h"
 #include "wf/secrets.h"
@@ -272,8 +273,11 @@ TEST_F(ConfigTest, ConfigKeysDescribeEverySetting) {
   EXPECT_EQ(by_key["database_url"].env, "WF_DATABASE_URL");
 
   // Every documented environment variable is honoured.
+  const std::map<std::string, std::string> kSamples = {
+      {"WF_LOGGING_SYSLOG_URL", "udp://127.0.0.1:514"}};  // checked settings with no default
   for (const auto& k : keys) {
     std::string value = k.default_value.empty() ? "x" : k.default_value;
+    if (kSamples.count(k.env)) value = kSamples.at(k.env);
     auto r = LoadConfig("", {{k.env, value}});
     EXPECT_TRUE(r.ok()) << k.env << ": " << r.status().ToString();
   }
@@ -289,6 +293,50 @@ TEST_F(ConfigTest, ProcessEnvironmentKeepsOnlyWfVariables) {
   EXPECT_EQ(env["WF_UNIT_TEST_SETTING"], "on");
   EXPECT_FALSE(env.count("NOT_WF_UNIT_TEST_SETTING"));
   for (const auto& [name, _] : env) EXPECT_EQ(name.rfind("WF_", 0), 0u) << name;
+}
+
+TEST_F(ConfigTest, LoggingSection) {
+  Config d = MustLoad("");
+  EXPECT_EQ(d.logging.syslog_url, "");
+  EXPECT_EQ(d.logging.syslog_queue, 10000);
+  EXPECT_EQ(d.logging.syslog_facility, "user");
+  EXPECT_TRUE(d.logging.redact_patterns.empty());
+
+  Config c =
+      MustLoad(Write("logging:\n  syslog_url: tcp://127.0.0.1:514\n  syslog_queue: 50\n"
+                     "  syslog_facility: local3\n  redact_patterns:\n"
+                     "    - 'ssn=(\\d+)'\n    - 'card [0-9]{16}'\n"));
+  EXPECT_EQ(c.logging.syslog_url, "tcp://127.0.0.1:514");
+  EXPECT_EQ(c.logging.syslog_queue, 50);
+  EXPECT_EQ(c.logging.syslog_facility, "local3");
+  EXPECT_EQ(c.logging.redact_patterns, (std::vector<std::string>{"ssn=(\\d+)", "card [0-9]{16}"}));
+
+  Config e = MustLoad("", {{"WF_LOGGING_SYSLOG_URL", "udp://[::1]:5514"},
+                           {"WF_LOGGING_SYSLOG_SEND_TIMEOUT_MS", "250"},
+                           {"WF_LOGGING_REDACT_PATTERNS", "[\"a+b\", \"c\"]"}});
+  EXPECT_EQ(e.logging.syslog_url, "udp://[::1]:5514");
+  EXPECT_EQ(e.logging.syslog_send_timeout_ms, 250);
+  EXPECT_EQ(e.logging.redact_patterns, (std::vector<std::string>{"a+b", "c"}));
+  // Not a JSON array: one pattern.
+  Config one = MustLoad("", {{"WF_LOGGING_REDACT_PATTERNS", "[0-9]{4}"}});
+  EXPECT_EQ(one.logging.redact_patterns, (std::vector<std::string>{"[0-9]{4}"}));
+}
+
+TEST_F(ConfigTest, LoggingErrorsNameTheKey) {
+  std::string msg = LoadError("", {{"WF_LOGGING_SYSLOG_URL", "http://x:1"}});
+  EXPECT_NE(msg.find("WF_LOGGING_SYSLOG_URL"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("tcp://host:port"), std::string::npos) << msg;
+  msg = LoadError(Write("logging:\n  syslog_url: tcp://127.0.0.1\n"));
+  EXPECT_NE(msg.find("logging.syslog_url"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("port"), std::string::npos) << msg;
+  msg = LoadError(Write("logging:\n  syslog_facility: local9\n"));
+  EXPECT_NE(msg.find("logging.syslog_facility"), std::string::npos) << msg;
+  msg = LoadError(Write("logging:\n  redact_patterns: ['ok', '(unclosed']\n"));
+  EXPECT_NE(msg.find("logging.redact_patterns[1]"), std::string::npos) << msg;
+  msg = LoadError(Write("logging:\n  syslog_queue: 0\n"));
+  EXPECT_NE(msg.find("logging.syslog_queue"), std::string::npos) << msg;
+  msg = LoadError(Write("logging:\n  redact_pattern: ['x']\n"));
+  EXPECT_NE(msg.find("logging.redact_pattern"), std::string::npos) << msg;
 }
 
 }  // namespace

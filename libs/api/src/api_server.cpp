@@ -289,7 +289,10 @@ class ApiServer::Impl {
         spdlog::warn("metrics: {}", s.ToString());
       }
       auto engines = ListPresence(redis_);
-      if (engines.ok()) RenderEngines(*engines, &text);
+      if (engines.ok()) {
+        RenderEngines(*engines, &text);
+        RenderLogShipping(*engines, &text);
+      }
       text +=
           "# HELP wf_metrics_sources_up Whether the database (db) and Redis (redis) answered.\n";
       text += "# TYPE wf_metrics_sources_up gauge\n";
@@ -617,7 +620,7 @@ class ApiServer::Impl {
                                              {"history", json::array()}}
                                       : *cb;
     }
-    Reply(res, 200, out);
+    Reply(res, 200, RedactSecretInputs(std::move(out), (*row)->data, tmpl.get()));
   }
 
   // GET /v1/traces/{trace_id}: every request of a trace, oldest first, each with the

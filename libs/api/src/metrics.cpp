@@ -131,4 +131,33 @@ void RenderEngines(const std::vector<json>& presence, std::string* out) {
   }
 }
 
+void RenderLogShipping(const std::vector<json>& presence, std::string* out) {
+  static const struct {
+    const char* field;
+    const char* name;
+    const char* type;
+    const char* help;
+  } kFields[] = {
+      {"queued", "wf_log_lines_queued", "gauge", "Log lines waiting to be shipped to syslog."},
+      {"sent", "wf_log_lines_sent_total", "counter", "Log lines shipped to syslog."},
+      {"dropped", "wf_log_lines_dropped_total", "counter",
+       "Log lines lost: shipping queue full, too long, or unsent at exit."},
+      {"reconnects", "wf_log_reconnects_total", "counter",
+       "Connections to the syslog receiver made after the first."},
+      {"connected", "wf_log_shipper_connected", "gauge",
+       "Whether the log shipper holds a connection to the syslog receiver."}};
+  for (const auto& f : kFields) {
+    *out += std::string("# HELP ") + f.name + " " + f.help + " Per live service (presence).\n";
+    *out += std::string("# TYPE ") + f.name + " " + f.type + "\n";
+    for (const auto& p : presence) {
+      auto it = p.find("log_shipping");
+      if (it == p.end() || !it->is_object() || !it->contains(f.field)) continue;
+      const json& v = (*it)[f.field];
+      double n = v.is_boolean() ? (v.get<bool>() ? 1 : 0) : v.is_number() ? v.get<double>() : 0;
+      *out += std::string(f.name) + "{service=\"" + Esc(p.value("kind", "")) + "\",id=\"" +
+              Esc(p.value("id", "")) + "\"} " + Num(n) + "\n";
+    }
+  }
+}
+
 }  // namespace wf

@@ -4,6 +4,8 @@
 #include <map>
 #include <unordered_map>
 
+#include "wf/redact.h"
+
 namespace wf {
 namespace {
 
@@ -96,6 +98,15 @@ json RequestJson(const RequestRow& row, const std::vector<TaskRunRow>& runs, con
     if (by_id.count(r.task_id)) tasks.push_back(TaskRunJson(r));
   }
   out["tasks"] = std::move(tasks);
+  return out;
+}
+
+json RedactSecretInputs(json view, const json& data, const Template* tmpl) {
+  if (!tmpl) return view;
+  std::vector<std::string> secrets = SecretValuesBySchema(tmpl->inputs, data);
+  if (secrets.empty()) return view;
+  json out = RedactValues(view, secrets);
+  if (view.contains("data")) out["data"] = RedactBySchema(tmpl->inputs, data);
   return out;
 }
 

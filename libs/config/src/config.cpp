@@ -6,7 +6,11 @@
 #include <climits>
 #include <functional>
 #include <initializer_list>
+#include <regex>
 #include <vector>
+
+#include "wf/core/json_path.h"
+#include "wf/syslog_sink.h"
 
 extern char** environ;
 
@@ -49,6 +53,43 @@ Status SetInt(int* out, const std::string& key, const std::string& text, int min
     name, help_text, [](const Config& c) { return std::to_string(c.member); },               \
         [](Config& c, const std::string& v) { return SetInt(&c.member, name, v, min, max); } \
   }
+
+// A list setting: a JSON array of strings, or one string taken as a one-element list
+// (YAML sequences arrive here as JSON arrays).
+Status SetList(std::vector<std::string>* out, const std::string& key, const std::string& text) {
+  std::vector<std::string> list;
+  json parsed = json::parse(text, nullptr, false);
+  if (!text.empty() && text[0] == '[' && parsed.is_array()) {
+    for (size_t i = 0; i < parsed.size(); ++i) {
+      if (!parsed[i].is_string()) {
+        return Status::Invalid(key + "[" + std::to_string(i) + "]: expected a string");
+      }
+      list.push_back(parsed[i].get<std::string>());
+    }
+  } else if (!text.empty()) {
+    list.push_back(text);
+  }
+  *out = std::move(list);
+  return Status::Ok();
+}
+
+Status SetPatterns(Config& c, const std::string& text) {
+  const std::string key = "logging.redact_patterns";
+  std::vector<std::string> list;
+  Status s = SetList(&list, key, text);
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < list.size(); ++i) {
+    try {
+      std::regex re(list[i]);
+    } catch (const std::regex_error& e) {
+      return Status::Invalid(key + "[" + std::to_string(i) + "]: invalid regex '" + list[i] +
+                             "': " + e.what());
+    }
+    if (list[i].empty()) return Status::Invalid(key + "[" + std::to_string(i) + "]: empty");
+  }
+  c.logging.redact_patterns = std::move(list);
+  return Status::Ok();
+}
 
 Status SetBool(bool* out, const std::string& key, const std::string& text) {
   if (text == "true" || text == "yes" || text == "1") {
@@ -129,6 +170,40 @@ const std::vector<Field>& Fields() {
              "how long task variables are kept in Redis after their request ends"),
       WF_INT("engine.max_claims", engine.max_claims, 1, 1000,
              "times a request may be taken over after an engine died before it is failed"),
+      Field{"logging.syslog_url",
+            "ship log lines to tcp://host:port or udp://host:port (empty: off)",
+            [](const Config& c) { return c.logging.syslog_url; },
+            [](Config& c, const std::string& v) {
+              if (!v.empty()) {
+                auto ep = ParseSyslogUrl(v);
+                if (!ep.ok())
+                  return Status::Invalid("logging.syslog_url: " + ep.status().message());
+              }
+              c.logging.syslog_url = v;
+              return Status::Ok();
+            }},
+      WF_INT("logging.syslog_queue", logging.syslog_queue, 1, 10000000,
+             "log lines waiting to be shipped, at most (more are dropped and counted)"),
+      WF_INT("logging.syslog_max_message_bytes", logging.syslog_max_message_bytes, 480, 1 << 20,
+             "largest shipped message; longer lines have their text cut"),
+      Field{"logging.syslog_facility", "syslog facility: user, daemon, local0..local7 or 0..23",
+            [](const Config& c) { return c.logging.syslog_facility; },
+            [](Config& c, const std::string& v) {
+              auto f = ParseSyslogFacility(v);
+              if (!f.ok())
+                return Status::Invalid("logging.syslog_facility: " + f.status().message());
+              c.logging.syslog_facility = v;
+              return Status::Ok();
+            }},
+      WF_INT("logging.syslog_send_timeout_ms", logging.syslog_send_timeout_ms, 10, 600000,
+             "connect and write timeout of the log shipper"),
+      Field{"logging.redact_patterns",
+            "regexes masked in every log line (YAML list; env: JSON array or one pattern)",
+            [](const Config& c) {
+              return c.logging.redact_patterns.empty() ? std::string()
+                                                       : json(c.logging.redact_patterns).dump();
+            },
+            SetPatterns},
   };
   return kFields;
 }
@@ -155,6 +230,15 @@ Status Flatten(const YAML::Node& node, const std::string& prefix,
       if (!s.ok()) return s;
     } else if (kv.second.IsScalar()) {
       (*out)[key] = kv.second.Scalar();
+    } else if (kv.second.IsSequence() && key == "logging.redact_patterns") {
+      json list = json::array();
+      for (size_t i = 0; i < kv.second.size(); ++i) {
+        if (!kv.second[i].IsScalar()) {
+          return Status::Invalid(key + "[" + std::to_string(i) + "]: expected a scalar value");
+        }
+        list.push_back(kv.second[i].Scalar());
+      }
+      (*out)[key] = list.dump();
     } else if (kv.second.IsNull()) {
       (*out)[key] = kNull;  // no value: keeps the default, but the key is still checked
     } else {

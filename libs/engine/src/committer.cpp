@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "wf/logging.h"
+
 namespace wf {
 
 Committer::Committer(RequestStore& store, std::string owner, int threads, int max_batch,
@@ -72,6 +74,7 @@ Status Committer::ApplyOneByOne(std::vector<StoreWrite>* writes, std::vector<boo
     std::vector<bool> one;
     Status s = store_.ApplyWrites(owner_, {w}, &one);
     if (!s.ok() && s.code() != StatusCode::kUnavailable) {
+      LogScope scope(w.trace_id, w.request_id, w.task_id);
       spdlog::error("committer: write for request {} refused: {}", w.request_id, s.ToString());
       w.status = "failed";
       w.outputs = nullptr;

@@ -15,6 +15,7 @@
 #include "wf/core/histogram.h"
 #include "wf/db.h"
 #include "wf/logging.h"
+#include "wf/redact.h"
 #include "wf/redis.h"
 #include "wf/redis_task_state.h"
 #include "wf/request_run.h"
@@ -43,40 +44,6 @@ class CancelListener : public pqxx::notification_receiver {
  private:
   std::function<void(const std::string&)> on_cancel_;
 };
-
-// Replaces every occurrence of a secret's value in `text` by "***". Values shorter than 4
-// characters are left alone: they would mangle ordinary text and protect nothing.
-bool ScrubText(std::string* text, const json& secrets) {
-  bool changed = false;
-  for (const auto& [_, v] : secrets.items()) {
-    if (!v.is_string()) continue;
-    const std::string& value = v.get_ref<const std::string&>();
-    if (value.size() < 4) continue;
-    for (size_t at = text->find(value); at != std::string::npos; at = text->find(value, at + 3)) {
-      text->replace(at, value.size(), "***");
-      changed = true;
-    }
-  }
-  return changed;
-}
-
-// The same over every string (and key) of a JSON document.
-void ScrubJson(json* doc, const json& secrets) {
-  if (doc->is_string()) {
-    ScrubText(&doc->get_ref<std::string&>(), secrets);
-  } else if (doc->is_array()) {
-    for (auto& v : *doc) ScrubJson(&v, secrets);
-  } else if (doc->is_object()) {
-    json out = json::object();
-    for (auto& [k, v] : doc->items()) {
-      std::string key = k;
-      ScrubText(&key, secrets);
-      ScrubJson(&v, secrets);
-      out[key] = std::move(v);
-    }
-    *doc = std::move(out);
-  }
-}
 
 std::string DefaultEngineId() {
   char host[256] = {0};
@@ -165,7 +132,14 @@ class Engine::Impl {
   }
 
   const std::string& id() const { return id_; }
-  void SetSecrets(std::shared_ptr<const json> secrets) { secrets_ = std::move(secrets); }
+  void SetSecrets(std::shared_ptr<const json> secrets) {
+    engine_secret_values_.clear();
+    for (const auto& [_, v] : secrets->items()) {
+      if (v.is_string()) engine_secret_values_.push_back(v.get<std::string>());
+    }
+    engine_secret_scope_ = ScopedSecrets(engine_secret_values_);
+    engine_secrets_ = std::move(secrets);
+  }
 
   EngineStats Stats() const {
     EngineStats s;
@@ -250,6 +224,9 @@ class Engine::Impl {
     spdlog::info("claimed request (template {}, epoch {}, claim {})", r.template_name, r.epoch,
                  r.claims);
     RequestRun* raw = run.get();
+    // The values of the template's secret inputs are masked in every log line while the
+    // request runs here.
+    secrets_[r.id] = ScopedSecrets(SecretValuesBySchema(raw->tmpl().inputs, r.data));
     if (r.cancel_requested) raw->Cancel("cancelled by request");
     auto existing = runs_.find(r.id);
     if (existing != runs_.end()) {
@@ -332,6 +309,7 @@ class Engine::Impl {
     StoreWrite w;
     w.kind = StoreWrite::Kind::kTask;
     w.request_id = run.request().id;
+    w.trace_id = run.request().trace_id;
     w.epoch = run.request().epoch;
     w.task_id = run.node_id(node);
     w.type = run.spec(node).type;
@@ -391,7 +369,10 @@ class Engine::Impl {
       StoreWrite w = TaskWrite(*run, index, TaskStatus::kRunning);
       w.mark_started = true;
       CommitQuietly(*run, std::move(w));
-      spdlog::debug("task {} ({}) attempt {} started", node_id, spec.type, attempt);
+      spdlog::info("task {} ({}) attempt {} started, params {}", node_id, spec.type, attempt,
+                   params->dump());
+    } else {
+      spdlog::debug("task {} ({}) attempt {} checked again", node_id, spec.type, attempt);
     }
     const Task* task = registry_.Find(spec.type);
     const int64_t timeout_ms = spec.timeout_ms;
@@ -430,9 +411,9 @@ class Engine::Impl {
     RequestRun* run = FindRun(id, epoch);
     if (!run) return;  // lease lost meanwhile: the new owner decides
     // A module that echoes a credential must not get it stored, shown or passed on.
-    if (secrets_ && !secrets_->empty()) {
-      ScrubJson(&outcome.outputs, *secrets_);
-      ScrubText(&outcome.error, *secrets_);
+    if (!engine_secret_values_.empty()) {
+      outcome.outputs = RedactValues(outcome.outputs, engine_secret_values_);
+      outcome.error = RedactValues(json(outcome.error), engine_secret_values_).get<std::string>();
     }
     const TaskSpec& spec = run->spec(index);
     const std::string& node_id = run->node_id(index);
@@ -477,6 +458,7 @@ class Engine::Impl {
     StoreWrite w;
     w.kind = StoreWrite::Kind::kFinish;
     w.request_id = r.id;
+    w.trace_id = r.trace_id;
     w.epoch = r.epoch;
     w.status = status;
     w.outputs = std::move(outputs);
@@ -493,6 +475,8 @@ class Engine::Impl {
                       } else {
                         spdlog::warn("request {}: {}", c.status, c.error);
                       }
+                      // The request's last line is out: its log can be sealed.
+                      SendLogSeal(run->request().trace_id, id);
                       finished_++;
                       DropRun(id);
                       workers_.Submit([this, id] {
@@ -528,6 +512,7 @@ class Engine::Impl {
 
   void DropRun(const std::string& id) {
     runs_.erase(id);
+    secrets_.erase(id);
     {
       std::lock_guard<std::mutex> lock(lease_mu_);
       leases_.erase(id);
@@ -651,7 +636,7 @@ class Engine::Impl {
       }
       const std::vector<TaskRunRow>& rows = prior[c.id];
       runs.push_back(std::make_unique<RequestRun>(std::move(c), *tmpl, rows));
-      runs.back()->set_secrets(secrets_);
+      runs.back()->set_secrets(engine_secrets_);
     }
     // std::function must be copyable: the runs travel in a shared vector.
     auto shared = std::make_shared<std::vector<std::unique_ptr<RequestRun>>>(std::move(runs));
@@ -743,7 +728,11 @@ class Engine::Impl {
   std::atomic<bool> stopped_{false};
   std::atomic<int> inflight_{0};
   std::atomic<int64_t> claimed_{0}, finished_{0}, tasks_run_{0}, lost_{0};
-  std::shared_ptr<const json> secrets_;  // set before Start(), then read-only
+  // The engine's secrets (${secrets.<name>}): set before Start(), then read-only; their
+  // values are redacted from every log line while the engine lives.
+  std::shared_ptr<const json> engine_secrets_;
+  std::vector<std::string> engine_secret_values_;
+  ScopedSecrets engine_secret_scope_;
   HistogramFamily task_duration_{LatencyBounds()};
   HistogramFamily task_attempts_{CountBounds()};
   HistogramFamily claim_latency_{LatencyBounds()};
@@ -757,6 +746,7 @@ class Engine::Impl {
   bool sched_stop_ = false;
   bool sched_busy_ = false;
   std::unordered_map<std::string, std::unique_ptr<RequestRun>> runs_;
+  std::unordered_map<std::string, ScopedSecrets> secrets_;  // by request id
 
   // Claimer
   std::mutex capacity_mu_;

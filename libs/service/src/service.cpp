@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "wf/logging.h"
+#include "wf/redact.h"
 
 namespace wf {
 
@@ -58,10 +59,28 @@ ServiceInit InitService(const std::string& name, int argc, char** argv) {
   }
   out.config = *config;
   std::string error;
-  if (!InitLogging(name, out.config.log_level, &error)) {
-    std::cerr << name << ": configuration error: log_level: " << error << "\n";
+  const Config::Logging& lc = out.config.logging;
+  Status patterns = SetRedactPatterns(lc.redact_patterns);
+  if (!patterns.ok()) {
+    std::cerr << name << ": configuration error: logging." << patterns.message() << "\n";
     out.exit_code = 2;
     out.exit_now = true;
+    return out;
+  }
+  LogShipOptions ship;
+  ship.url = lc.syslog_url;
+  ship.queue = static_cast<size_t>(lc.syslog_queue);
+  ship.max_message_bytes = static_cast<size_t>(lc.syslog_max_message_bytes);
+  auto facility = ParseSyslogFacility(lc.syslog_facility);  // checked by LoadConfig
+  ship.facility = facility.ok() ? *facility : 1;
+  ship.send_timeout_ms = lc.syslog_send_timeout_ms;
+  if (!InitLogging(name, out.config.log_level, &error, ship)) {
+    std::cerr << name << ": configuration error: " << error << "\n";
+    out.exit_code = 2;
+    out.exit_now = true;
+  }
+  if (!lc.syslog_url.empty()) {
+    spdlog::info("shipping log lines to {} (queue {})", lc.syslog_url, lc.syslog_queue);
   }
   return out;
 }
@@ -79,6 +98,11 @@ Status MigrateWithRetry(Database& db, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 2000);
   }
+}
+
+void StopService(int drain_ms) {
+  StopLogShipping(drain_ms);
+  spdlog::shutdown();
 }
 
 int WaitForStopSignal() {

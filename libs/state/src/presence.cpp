@@ -6,6 +6,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "wf/logging.h"
+
 namespace wf {
 namespace {
 
@@ -68,6 +70,14 @@ void Presence::Beat() {
                  {"started_at", started_at_},
                  {"heartbeat_at", NowUtc()},
                  {"state", "running"}};
+  LogShippingStats ship = LogShipStats();
+  if (ship.enabled) {
+    record["log_shipping"] = {{"queued", ship.queued},
+                              {"sent", ship.sent},
+                              {"dropped", ship.dropped},
+                              {"reconnects", ship.reconnects},
+                              {"connected", ship.connected}};
+  }
   if (describe_) {
     json extra = describe_();
     if (extra.is_object()) record.update(extra);

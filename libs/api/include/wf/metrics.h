@@ -36,5 +36,7 @@ class HttpMetrics {
 // Appends the store gauges and the engines' presence counters.
 void RenderStoreGauges(const StoreGauges& g, std::string* out);
 void RenderEngines(const std::vector<json>& presence, std::string* out);
+// Each live service's log shipping counters (the "log_shipping" of its presence record).
+void RenderLogShipping(const std::vector<json>& presence, std::string* out);
 
 }  // namespace wf

@@ -57,6 +57,16 @@ struct Config {
     int state_retention_s = 7 * 24 * 3600;  // task variables kept after the request ends
     int max_claims = 10;  // unclean claims before a request is quarantined as failed
   } engine;
+
+  struct Logging {
+    std::string syslog_url;  // tcp://host:port or udp://host:port; empty: no shipping
+    int syslog_queue = 10000;
+    int syslog_max_message_bytes = 8192;
+    std::string syslog_facility = "user";
+    int syslog_send_timeout_ms = 2000;
+    // Regexes whose matches (or capture groups) are masked in every log line.
+    std::vector<std::string> redact_patterns;
+  } logging;
 };
 
 // One documented setting, for `--help` output and docs.

@@ -31,6 +31,10 @@ Status MigrateWithRetry(Database& db, int timeout_ms);
 // modules are registered and before any thread but the main one exists.
 void LoadTaskPlugins(const Config& config, TaskRegistry* registry);
 
+// Last call before the process exits: ships the log lines still queued (waiting up to
+// `drain_ms`; what cannot be sent is counted as dropped) and flushes the loggers.
+void StopService(int drain_ms = 2000);
+
 // Blocks until SIGTERM or SIGINT; returns the signal number.
 int WaitForStopSignal();
 

@@ -124,6 +124,7 @@ struct StoreWrite {
   enum class Kind { kTask, kFinish };
   Kind kind = Kind::kTask;
   std::string request_id;
+  std::string trace_id;  // only for the ids of log lines; not written
   int64_t epoch = 0;
   // kTask
   std::string task_id;
