@@ -6,6 +6,9 @@
 #   bench/run.sh fanout [wf-bench args]
 #   bench/run.sh pickup [wf-bench args]
 #   bench/run.sh submit [wf-bench args]    (starts no engine: API ingest only)
+#   bench/run.sh waiting [wf-bench args]   e.g. bench/run.sh waiting -n 10000 --hold-s 20
+#   bench/run.sh backlog [wf-bench args]   e.g. bench/run.sh backlog -n 100000 (queued with
+#                                          the engine stopped, then drained by one engine)
 #   bench/run.sh peers  N K C              reference queues (/work/shared/peers/run.sh)
 #
 # Starts PostgreSQL and Redis on free ports in a temporary directory (lib.sh defaults:
@@ -24,11 +27,11 @@ build="${WF_BUILD_DIR:-${repo}/build}"
 peers_dir="${WF_PEERS_DIR:-/work/shared/peers}"
 
 scenario="${1:-}"
-[[ -n "${scenario}" ]] || { sed -n 3,16p "${BASH_SOURCE[0]}" >&2; exit 2; }
+[[ -n "${scenario}" ]] || { sed -n 3,19p "${BASH_SOURCE[0]}" >&2; exit 2; }
 shift
 
 case "${scenario}" in
-  chain | hop | fanout | pickup | submit | peers) ;;
+  chain | hop | fanout | pickup | submit | waiting | backlog | peers) ;;
   *) wf_die "unknown scenario: ${scenario}"; exit 2 ;;
 esac
 
@@ -82,21 +85,56 @@ printf 'tokens:\n  - {name: bench, role: admin, sha256: %s}\n' \
   "$(printf '%s' "${WF_TOKEN}" | sha256sum | cut -d' ' -f1)" >"${tmp}/tokens.yaml"
 export WF_API_TOKENS_FILE="${tmp}/tokens.yaml"
 
-wf_start_bg "${tmp}/run/wf-api.pid" "${tmp}/logs/wf-api.log" "${build}/services/api/wf-api" || exit 1
-wf_wait_http "${WF_API_URL}/readyz" 60 "${tmp}/run/wf-api.pid" || { tail -n 20 "${tmp}/logs/wf-api.log" >&2; exit 1; }
-if [[ "${scenario}" != submit ]]; then
-  wf_start_bg "${tmp}/run/wf-engine.pid" "${tmp}/logs/wf-engine.log" \
-    "${build}/services/engine/wf-engine" || exit 1
-  # wait until the engine shows up in presence
-  for ((i = 0; i < 100; i++)); do
-    curl -s -H "Authorization: Bearer ${WF_TOKEN}" "${WF_API_URL}/v1/services" | grep -q '"engine"' && break
-    wf_pidfile_pid "${tmp}/run/wf-engine.pid" >/dev/null || { tail -n 20 "${tmp}/logs/wf-engine.log" >&2; exit 1; }
-    sleep 0.2
-  done
+# The waiting scenario keeps every request in flight at once (10,000 by default).
+if [[ "${scenario}" == waiting ]]; then
+  export WF_ENGINE_MAX_INFLIGHT="${WF_ENGINE_MAX_INFLIGHT:-20000}"
 fi
 
-"${build}/bench/wf-bench" "${scenario}" --api "${WF_API_URL}" --templates "${WF_TEMPLATES_DIR}" "$@"
-rc=$?
+start_engine() {
+  wf_start_bg "${tmp}/run/wf-engine.pid" "${tmp}/logs/wf-engine.log" \
+    "${build}/services/engine/wf-engine" || return 1
+  # wait until the engine shows up in presence
+  for ((i = 0; i < 100; i++)); do
+    curl -s -H "Authorization: Bearer ${WF_TOKEN}" "${WF_API_URL}/v1/services" | grep -q '"engine"' && return 0
+    wf_pidfile_pid "${tmp}/run/wf-engine.pid" >/dev/null || { tail -n 20 "${tmp}/logs/wf-engine.log" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+# Sizes of the two big tables and their indexes, as one JSON line.
+table_sizes() {
+  wf_psql "${pg_port}" -d wf -tAc "SELECT json_build_object('phase', '$1',
+    'requests_bytes', pg_total_relation_size('requests'),
+    'requests_index_bytes', pg_indexes_size('requests'),
+    'task_runs_bytes', pg_total_relation_size('task_runs'),
+    'task_runs_index_bytes', pg_indexes_size('task_runs'),
+    'requests_dead_tuples', (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'requests'),
+    'task_runs_dead_tuples', (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'task_runs'))"
+}
+
+wf_start_bg "${tmp}/run/wf-api.pid" "${tmp}/logs/wf-api.log" "${build}/services/api/wf-api" || exit 1
+wf_wait_http "${WF_API_URL}/readyz" 60 "${tmp}/run/wf-api.pid" || { tail -n 20 "${tmp}/logs/wf-api.log" >&2; exit 1; }
+bench=("${build}/bench/wf-bench" --api "${WF_API_URL}" --templates "${WF_TEMPLATES_DIR}")
+if [[ "${scenario}" == backlog ]]; then
+  # Queue the backlog with no engine running, then start one and let it drain.
+  "${bench[@]}" backlog --phase submit "$@" || exit 1
+  table_sizes before
+  start_engine || exit 1
+  "${bench[@]}" backlog --phase drain "$@"
+  rc=$?
+  table_sizes after
+elif [[ "${scenario}" == submit ]]; then
+  "${bench[@]}" submit "$@"
+  rc=$?
+else
+  start_engine || exit 1
+  extra=()
+  if [[ "${scenario}" == waiting ]]; then
+    extra=(--engine-pid "$(wf_pidfile_pid "${tmp}/run/wf-engine.pid")")
+  fi
+  "${bench[@]}" "${scenario}" "${extra[@]}" "$@"
+  rc=$?
+fi
 if [[ ${rc} -ne 0 ]]; then
   wf_warn "wf-bench failed (${rc}); last engine/api log lines:"
   tail -n 10 "${tmp}/logs/"*.log >&2 2>/dev/null || true

@@ -2,7 +2,8 @@
 //
 //   wf-bench SCENARIO [--api URL] [--templates DIR] [-n N] [-k K] [-c C] [--count M]
 //
-// Scenarios: chain, hop, fanout, submit, pickup (see docs/benchmarks.md). Prints a
+// Scenarios: chain, hop, fanout, submit, pickup, waiting, backlog (see
+// docs/benchmarks.md). Prints a
 // human-readable table and one JSON line (starting with '{') with the results.
 
 #include <httplib.h>
@@ -41,6 +42,12 @@ struct Options {
   int count = 20000;
   int fanout = 1000;
   int timeout_s = 600;
+  // waiting
+  int hold_s = 20;
+  int interval_ms = 1000;
+  int engine_pid = 0;
+  // backlog
+  std::string phase;
 };
 
 [[noreturn]] void die(const std::string& msg) {
@@ -491,6 +498,275 @@ void run_pickup(const Options& o) {
                     {"created_to_finished_p99_ms", round3(percentile(done_ms, 99))}});
 }
 
+// ---------------------------------------------------------------------------
+// waiting: N requests whose one task waits on an external job (rest_job)
+// ---------------------------------------------------------------------------
+
+// A stand-in for a remote job API (the shape rest_job drives: POST creates a job and
+// answers its id, GET answers its status). Each job stays "running" for `hold` after it
+// was created, then "done". Every poll's arrival time is recorded per job.
+class JobServer {
+ public:
+  explicit JobServer(std::chrono::milliseconds hold) : hold_(hold) {
+    svr_.new_task_queue = [] { return new httplib::ThreadPool(8); };
+    svr_.set_tcp_nodelay(true);
+    svr_.Post("/jobs", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string key = req.get_header_value("Idempotency-Key");
+      std::lock_guard lk(mu_);
+      auto it = by_key_.find(key);
+      size_t id;
+      if (it != by_key_.end() && !key.empty()) {
+        id = it->second;  // a repeated create answers the same job
+      } else {
+        id = jobs_.size();
+        jobs_.push_back({Clock::now(), {}});
+        if (!key.empty()) by_key_[key] = id;
+      }
+      res.status = 201;
+      res.set_content(json{{"id", std::to_string(id)}}.dump(), "application/json");
+    });
+    svr_.Get(R"(/jobs/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto now = Clock::now();
+      const size_t id = std::stoul(req.matches[1].str());
+      std::lock_guard lk(mu_);
+      if (id >= jobs_.size()) {
+        res.status = 404;
+        return;
+      }
+      Job& job = jobs_[id];
+      job.polls.push_back(now);
+      const bool done = now >= job.created + hold_;
+      if (done && job.done_at == Clock::time_point{}) job.done_at = now;
+      res.set_content(
+          json{{"id", std::to_string(id)}, {"status", done ? "done" : "running"}}.dump(),
+          "application/json");
+    });
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) die("job server: cannot bind a loopback port");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  }
+  ~JobServer() {
+    svr_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  int port() const { return port_; }
+  size_t created() {
+    std::lock_guard lk(mu_);
+    return jobs_.size();
+  }
+  size_t done() {
+    std::lock_guard lk(mu_);
+    size_t n = 0;
+    for (const auto& j : jobs_) n += j.done_at != Clock::time_point{};
+    return n;
+  }
+  // Lateness of every poll: arrival - (previous poll, or the creation, + interval), ms.
+  std::vector<double> lateness_ms(std::chrono::milliseconds interval, size_t* polls) {
+    std::lock_guard lk(mu_);
+    std::vector<double> out;
+    *polls = 0;
+    for (const auto& j : jobs_) {
+      auto prev = j.created;
+      for (auto t : j.polls) {
+        out.push_back(std::chrono::duration<double, std::milli>(t - (prev + interval)).count());
+        prev = t;
+      }
+      *polls += j.polls.size();
+    }
+    return out;
+  }
+
+ private:
+  struct Job {
+    Clock::time_point created;
+    std::vector<Clock::time_point> polls;
+    Clock::time_point done_at{};
+  };
+  std::chrono::milliseconds hold_;
+  httplib::Server svr_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<Job> jobs_;
+  std::map<std::string, size_t> by_key_;
+};
+
+// VmRSS (bytes) and Threads of a process, from /proc/<pid>/status; {-1, -1} if unreadable.
+std::pair<int64_t, int> proc_usage(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  int64_t rss = -1;
+  int threads = -1;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::stoll(line.substr(6)) * 1024;
+    if (line.rfind("Threads:", 0) == 0) threads = std::stoi(line.substr(8));
+  }
+  return {rss, threads};
+}
+
+json waiting_template(const std::string& name, int port, int interval_ms) {
+  const std::string base = "http://127.0.0.1:" + std::to_string(port) + "/jobs";
+  return {{"name", name},
+          {"version", "1"},
+          {"description", "benchmark: one task waiting on an external job"},
+          {"tasks", json::array({{{"id", "wait"},
+                                  {"type", "rest_job"},
+                                  {"params",
+                                   {{"create", {{"url", base}, {"job_id", "/id"}}},
+                                    {"poll",
+                                     {{"url", base + "/{job_id}"},
+                                      {"status", "/status"},
+                                      {"success", json::array({"done"})},
+                                      {"failure", json::array({"failed"})},
+                                      {"interval_ms", interval_ms}}}}}}})}};
+}
+
+// Pages GET /v1/requests for one template and status; calls fn(request) for each.
+template <typename Fn>
+int list_requests(Api& api, const std::string& tmpl, const std::string& status,
+                  const std::string& since, Fn fn) {
+  int n = 0;
+  std::string cursor;
+  for (;;) {
+    std::string path = "/v1/requests?template=" + tmpl + "&status=" + status + "&limit=1000";
+    if (!since.empty()) path += "&created_after=" + url_encode(since);
+    if (!cursor.empty()) path += "&cursor=" + url_encode(cursor);
+    auto page = api.get(path);
+    if (!page) die("listing requests failed");
+    for (const auto& r : (*page)["requests"]) {
+      ++n;
+      fn(r);
+    }
+    if (!(*page)["next_cursor"].is_string()) return n;
+    cursor = (*page)["next_cursor"];
+  }
+}
+
+void fail_if_any_failed(Api& api, const std::string& tmpl, const std::string& since) {
+  std::string path = "/v1/requests?template=" + tmpl + "&status=failed&limit=1";
+  if (!since.empty()) path += "&created_after=" + url_encode(since);
+  auto bad = api.get(path);
+  if (bad && !(*bad)["requests"].empty()) die("a request failed: " + (*bad)["requests"][0].dump());
+}
+
+void run_waiting(const Options& o) {
+  const auto interval = std::chrono::milliseconds(o.interval_ms);
+  JobServer jobs(std::chrono::seconds(o.hold_s));
+  const std::string name = "bench_waiting";
+  install_template(o, waiting_template(name, jobs.port(), o.interval_ms));
+
+  const std::string since = format_ts(now_us() - 1000);
+  std::atomic<int> next{0};
+  auto t0 = Clock::now();
+  parallel(o.c, [&](int) {
+    Api api(o.api);
+    while (next.fetch_add(1) < o.n) api.submit(name, json::object());
+  });
+  const double submit_s = seconds_since(t0);
+
+  // Wait until every job exists (every task has started and is waiting), then sample the
+  // engine while they all wait, until the first job is done.
+  while (jobs.created() < static_cast<size_t>(o.n)) {
+    if (seconds_since(t0) > o.timeout_s)
+      die("only " + std::to_string(jobs.created()) + " of " + std::to_string(o.n) +
+          " jobs created within the timeout (engine.max_inflight below N?)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const double all_waiting_s = seconds_since(t0);
+  int64_t rss_max = -1;
+  int threads_max = -1, samples = 0;
+  do {
+    if (o.engine_pid > 0) {
+      auto [rss, threads] = proc_usage(o.engine_pid);
+      rss_max = std::max(rss_max, rss);
+      threads_max = std::max(threads_max, threads);
+      ++samples;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (jobs.done() == 0);
+
+  Api api(o.api);
+  for (;;) {
+    int n = list_requests(api, name, "succeeded", since, [](const json&) {});
+    if (n >= o.n) break;
+    fail_if_any_failed(api, name, since);
+    if (seconds_since(t0) > o.timeout_s)
+      die("only " + std::to_string(n) + " of " + std::to_string(o.n) +
+          " requests succeeded within the timeout");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  const double wall_s = seconds_since(t0);
+  size_t polls = 0;
+  std::vector<double> late = jobs.lateness_ms(interval, &polls);
+  report("waiting", {{"requests", o.n},
+                     {"hold_s", o.hold_s},
+                     {"recheck_interval_ms", o.interval_ms},
+                     {"submit_s", round3(submit_s)},
+                     {"all_waiting_after_s", round3(all_waiting_s)},
+                     {"wall_s", round3(wall_s)},
+                     {"engine_rss_mb_max",
+                      round3(rss_max < 0 ? -1.0 : static_cast<double>(rss_max) / 1048576)},
+                     {"engine_threads_max", threads_max},
+                     {"engine_samples", samples},
+                     {"polls", static_cast<int64_t>(polls)},
+                     {"recheck_lateness_p50_ms", round3(percentile(late, 50))},
+                     {"recheck_lateness_p99_ms", round3(percentile(late, 99))},
+                     {"recheck_lateness_max_ms", round3(percentile(late, 100))}});
+}
+
+// ---------------------------------------------------------------------------
+// backlog: B requests queued with no engine running, then drained by one engine
+// ---------------------------------------------------------------------------
+
+void run_backlog(const Options& o) {
+  const std::string name = "bench_backlog";
+  if (o.phase == "submit") {
+    install_template(o, chain_template(name, 1));
+    std::atomic<int> next{0};
+    auto t0 = Clock::now();
+    parallel(o.c, [&](int) {
+      Api api(o.api);
+      while (next.fetch_add(1) < o.n) api.submit(name, json::object());
+    });
+    const double submit_s = seconds_since(t0);
+    report("backlog_submit", {{"requests", o.n},
+                              {"clients", o.c},
+                              {"submit_s", round3(submit_s)},
+                              {"requests_per_s", round3(o.n / submit_s)}});
+    return;
+  }
+  if (o.phase != "drain") die("backlog: --phase submit|drain");
+  // Every request of the template is this run's (a throw-away stack).
+  Api api(o.api);
+  auto t0 = Clock::now();
+  int64_t first_started = INT64_MAX, last_finished = 0, first_finished = INT64_MAX;
+  for (;;) {
+    first_started = INT64_MAX;
+    last_finished = 0;
+    first_finished = INT64_MAX;
+    int n = list_requests(api, name, "succeeded", "", [&](const json& r) {
+      if (auto s = parse_ts(r["started_at"])) first_started = std::min(first_started, *s);
+      if (auto f = parse_ts(r["finished_at"])) {
+        last_finished = std::max(last_finished, *f);
+        first_finished = std::min(first_finished, *f);
+      }
+    });
+    if (n >= o.n) break;
+    fail_if_any_failed(api, name, "");
+    if (seconds_since(t0) > o.timeout_s)
+      die("only " + std::to_string(n) + " of " + std::to_string(o.n) +
+          " requests succeeded within the timeout");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  const double drain_s = static_cast<double>(last_finished - first_started) / 1e6;
+  report("backlog", {{"requests", o.n},
+                     {"drain_s", round3(drain_s)},
+                     {"requests_per_s", round3(o.n / drain_s)},
+                     {"first_started_to_first_finished_ms",
+                      round3(static_cast<double>(first_finished - first_started) / 1000.0)}});
+}
+
 void usage() {
   std::cout
       << "usage: wf-bench SCENARIO [options]\n"
@@ -500,6 +776,11 @@ void usage() {
          "  fanout   one request: 1 -> F parallel noop (for_each) -> 1 (wall time)\n"
          "  submit   API ingest only, COUNT requests on C keep-alive connections\n"
          "  pickup   COUNT requests one at a time: submit -> first task started\n"
+         "  waiting  N requests (default 10000) whose task polls a local job server every\n"
+         "           --interval-ms until the job ends after --hold-s: engine RSS, threads,\n"
+         "           recheck lateness\n"
+         "  backlog  --phase submit: queue N one-task requests (run with no engine);\n"
+         "           --phase drain: wait until they succeeded, report the drain rate\n"
          "options:\n"
          "  --api URL          API base URL (default: $WF_API_URL, else http://127.0.0.1:8470)\n"
          "  --templates DIR    the stack's templates folder; bench templates are written there\n"
@@ -508,7 +789,11 @@ void usage() {
          "  -c C               chain/submit: concurrent clients (default 32)\n"
          "  --count M          submit: requests (default 20000); pickup: requests (200)\n"
          "  --fanout F         fanout: instances (default 1000)\n"
-         "  --timeout S        give up after S seconds (default 600)\n";
+         "  --timeout S        give up after S seconds (default 600)\n"
+         "  --hold-s S         waiting: how long each job runs (default 20)\n"
+         "  --interval-ms MS   waiting: the task's recheck interval (default 1000)\n"
+         "  --engine-pid PID   waiting: the engine process to sample (RSS, threads)\n"
+         "  --phase P          backlog: submit or drain\n";
 }
 
 }  // namespace
@@ -518,7 +803,7 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("WF_API_URL")) o.api = env;
   if (o.api.empty()) o.api = "http://127.0.0.1:8470";
   if (const char* env = std::getenv("WF_TEMPLATES_DIR")) o.templates_dir = env;
-  bool count_set = false, k_set = false;
+  bool count_set = false, k_set = false, n_set = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   auto value = [&](size_t& i) -> std::string {
     if (i + 1 >= args.size()) die("missing value for " + args[i]);
@@ -535,6 +820,7 @@ int main(int argc, char** argv) {
       o.templates_dir = value(i);
     } else if (a == "-n") {
       o.n = std::stoi(value(i));
+      n_set = true;
     } else if (a == "-k") {
       o.k = std::stoi(value(i));
       k_set = true;
@@ -547,6 +833,14 @@ int main(int argc, char** argv) {
       o.fanout = std::stoi(value(i));
     } else if (a == "--timeout") {
       o.timeout_s = std::stoi(value(i));
+    } else if (a == "--hold-s") {
+      o.hold_s = std::stoi(value(i));
+    } else if (a == "--interval-ms") {
+      o.interval_ms = std::stoi(value(i));
+    } else if (a == "--engine-pid") {
+      o.engine_pid = std::stoi(value(i));
+    } else if (a == "--phase") {
+      o.phase = value(i);
     } else if (o.scenario.empty() && !a.empty() && a[0] != '-') {
       o.scenario = a;
     } else {
@@ -557,7 +851,9 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  if (o.n < 1 || o.k < 1 || o.c < 1 || o.count < 1 || o.fanout < 1) die("counts must be >= 1");
+  if (o.n < 1 || o.k < 1 || o.c < 1 || o.count < 1 || o.fanout < 1 || o.hold_s < 0 ||
+      o.interval_ms < 1)
+    die("counts must be >= 1");
   try {
     if (o.scenario == "chain") {
       run_chain(o);
@@ -571,6 +867,12 @@ int main(int argc, char** argv) {
     } else if (o.scenario == "pickup") {
       if (!count_set) o.count = 200;
       run_pickup(o);
+    } else if (o.scenario == "waiting") {
+      if (!n_set) o.n = 10000;
+      run_waiting(o);
+    } else if (o.scenario == "backlog") {
+      if (!n_set) o.n = 1000;
+      run_backlog(o);
     } else {
       die("unknown scenario: " + o.scenario + " (see --help)");
     }

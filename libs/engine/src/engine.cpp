@@ -568,8 +568,11 @@ class Engine::Impl {
         continue;
       }
       backoff_ms = 100;
+      // Read the size before TakeOver moves the batch away: a full batch means more may
+      // be waiting, so claim again at once rather than wait for a notification.
+      const bool full = static_cast<int>(claimed->size()) == want;
       if (!claimed->empty()) TakeOver(std::move(*claimed));
-      if (static_cast<int>(claimed->size()) == want) continue;  // a full batch: maybe more
+      if (full) continue;
       try {
         listen->await_notification(cfg_.poll_ms / 1000, (cfg_.poll_ms % 1000) * 1000);
       } catch (const std::exception& e) {
