@@ -1,6 +1,8 @@
 #include "wf/request_store.h"
 
+#include <condition_variable>
 #include <pqxx/pqxx>
+#include <thread>
 
 namespace wf {
 namespace {
@@ -88,6 +90,67 @@ json LeasesJson(const std::vector<LeaseRef>& leases) {
 
 }  // namespace
 
+// Wakes the engines (NOTIFY wf_requests) once inserted requests have committed. A NOTIFY
+// inside the inserting transaction would hold PostgreSQL's notification queue lock until
+// that transaction's WAL flush, so concurrent submissions could not share a flush (group
+// commit) and ingest was bound by one fsync per request. Here a thread of its own sends
+// the notification after the commit, one for however many inserts came meanwhile: every
+// committed insert is followed by a notification sent after it. The notification carries
+// no data (the engines read the requests table, and poll it as a fallback), so its own
+// transaction commits without waiting for the WAL flush.
+class RequestStore::Notifier {
+ public:
+  explicit Notifier(Database& db) : db_(db) {}
+  ~Notifier() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // After an insert has committed.
+  void Poke() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+      if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || pending_; });
+      if (!pending_) return;  // stopping, nothing left to announce
+      pending_ = false;
+      lock.unlock();
+      // A failure only delays the pick-up until the engines' next poll.
+      db_.Run([](pqxx::connection_base& c) {
+        pqxx::nontransaction tx(c);
+        tx.exec(
+            "BEGIN; SET LOCAL synchronous_commit = off;"
+            " SELECT pg_notify('wf_requests', ''); COMMIT");
+      });
+      lock.lock();
+    }
+  }
+
+  Database& db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+RequestStore::RequestStore(Database& db) : db_(db), notifier_(std::make_unique<Notifier>(db)) {}
+
+RequestStore::~RequestStore() = default;
+
 Status RequestStore::EnsureTemplateVersion(const std::string& hash, const std::string& name,
                                            const json& body) {
   {
@@ -138,15 +201,17 @@ void InsertRow(pqxx::work& tx, const NewRequest& r, InsertOutcome* outcome) {
 }  // namespace
 
 Status RequestStore::InsertRequest(const NewRequest& r, InsertOutcome* outcome) {
-  return db_.Run([&](pqxx::connection_base& c) {
+  Status s = db_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
     InsertRow(tx, r, outcome);
     tx.commit();
   });
+  if (s.ok() && (!outcome || outcome->inserted)) notifier_->Poke();
+  return s;
 }
 
 Status RequestStore::InsertRerun(const NewRequest& r, bool copy_succeeded) {
-  return db_.Run([&](pqxx::connection_base& c) {
+  Status s = db_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
     InsertRow(tx, r, nullptr);
     if (copy_succeeded) {
@@ -159,6 +224,8 @@ Status RequestStore::InsertRerun(const NewRequest& r, bool copy_succeeded) {
     }
     tx.commit();
   });
+  if (s.ok()) notifier_->Poke();
+  return s;
 }
 
 Result<std::string> RequestStore::RequestCancel(const std::string& id) {

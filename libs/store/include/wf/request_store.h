@@ -153,7 +153,8 @@ struct StoreGauges {
 
 class RequestStore {
  public:
-  explicit RequestStore(Database& db) : db_(db) {}
+  explicit RequestStore(Database& db);
+  ~RequestStore();
 
   // --- API side ---
   // Records a template version once per process (INSERT ... ON CONFLICT DO NOTHING).
@@ -215,9 +216,12 @@ class RequestStore {
   Result<json> GetCallback(const std::string& request_id);
 
  private:
+  class Notifier;
+
   Database& db_;
   std::mutex mu_;
   std::unordered_set<std::string> known_versions_;
+  std::unique_ptr<Notifier> notifier_;  // wakes the engines after inserts
 };
 
 }  // namespace wf
