@@ -174,16 +174,22 @@ Status RequestStore::EnsureTemplateVersion(const std::string& hash, const std::s
 
 namespace {
 
-void InsertRow(pqxx::work& tx, const NewRequest& r, InsertOutcome* outcome) {
-  auto res = tx.exec_params(
+// The submit path's one statement, prepared once per connection (pqxx re-prepares it
+// after a reconnect): planning it for every submission cost a fifth of the database's CPU.
+constexpr const char* kInsertRequest = "wf_insert_request";
+
+void InsertRow(pqxx::transaction_base& tx, const NewRequest& r, InsertOutcome* outcome) {
+  tx.conn().prepare(
+      kInsertRequest,
       "INSERT INTO requests (id, trace_id, template, template_hash, data, parent_request_id,"
       " parent_task_id, idempotency_key, request_hash, rerun_of, submitted_by, callback_url)"
       " VALUES ($1, $2, $3, $4, $5::jsonb, NULLIF($6, '')::uuid, NULLIF($7, ''), NULLIF($8, ''),"
       "   NULLIF($9, ''), NULLIF($10, '')::uuid, NULLIF($11, ''), NULLIF($12, ''))"
-      " ON CONFLICT DO NOTHING RETURNING id",
-      r.id, r.trace_id, r.template_name, r.template_hash, r.data.dump(), r.parent_request_id,
-      r.parent_task_id, r.idempotency_key, r.request_hash, r.rerun_of, r.submitted_by,
-      r.callback_url);
+      " ON CONFLICT DO NOTHING RETURNING id");
+  auto res =
+      tx.exec_prepared(kInsertRequest, r.id, r.trace_id, r.template_name, r.template_hash,
+                       r.data.dump(), r.parent_request_id, r.parent_task_id, r.idempotency_key,
+                       r.request_hash, r.rerun_of, r.submitted_by, r.callback_url);
   if (!outcome) return;
   outcome->inserted = !res.empty();
   if (outcome->inserted || r.idempotency_key.empty()) return;
@@ -201,10 +207,12 @@ void InsertRow(pqxx::work& tx, const NewRequest& r, InsertOutcome* outcome) {
 }  // namespace
 
 Status RequestStore::InsertRequest(const NewRequest& r, InsertOutcome* outcome) {
+  // One statement in autocommit: committed (and flushed) when it returns, in one round
+  // trip instead of three. Reading the request that holds a taken idempotency key needs
+  // no transaction around it: the conflicting row is committed before the insert returns.
   Status s = db_.Run([&](pqxx::connection_base& c) {
-    pqxx::work tx(c);
+    pqxx::nontransaction tx(c);
     InsertRow(tx, r, outcome);
-    tx.commit();
   });
   if (s.ok() && (!outcome || outcome->inserted)) notifier_->Poke();
   return s;
