@@ -162,6 +162,16 @@ class Engine::Impl {
 
  private:
   // ---------------------------------------------------------------- scheduler thread
+  // The `running` row of a task invocation that has just started. An invocation that
+  // ends within kStartWriteDelay has its start folded into its result's write, which
+  // saves a commit between a task and its dependents; a longer one shows `running` after
+  // that delay. The row is for people: a task whose result was not committed runs again
+  // after a take-over either way. Scheduler thread only.
+  struct StartWrite {
+    bool done = false;  // written, or folded into the result's write
+  };
+  static constexpr std::chrono::milliseconds kStartWriteDelay{20};
+
   void Post(std::function<void()> fn) {
     {
       std::lock_guard<std::mutex> lock(sched_mu_);
@@ -365,10 +375,17 @@ class Engine::Impl {
       OnResult(r.id, r.epoch, index, TaskOutcome::Failed(params.status().ToString()));
       return;
     }
+    std::shared_ptr<StartWrite> start_write;
     if (!recheck) {
+      start_write = std::make_shared<StartWrite>();
       StoreWrite w = TaskWrite(*run, index, TaskStatus::kRunning);
       w.mark_started = true;
-      CommitQuietly(*run, std::move(w));
+      PostAfter(kStartWriteDelay, [this, start = start_write, id = r.id, epoch = r.epoch,
+                                   w = std::move(w)]() mutable {
+        if (start->done) return;
+        start->done = true;
+        if (RequestRun* run = FindRun(id, epoch)) CommitQuietly(*run, std::move(w));
+      });
       spdlog::info("task {} ({}) attempt {} started, params {}", node_id, spec.type, attempt,
                    params->dump());
     } else {
@@ -379,7 +396,7 @@ class Engine::Impl {
     tasks_run_++;
     workers_.Submit([this, task, params = std::move(*params), data = run->data(), id = r.id,
                      trace = r.trace_id, epoch = r.epoch, task_id = node_id, index, attempt,
-                     timeout_ms, cancel = run->cancel_flag(), type = spec.type] {
+                     timeout_ms, cancel = run->cancel_flag(), type = spec.type, start_write] {
       LogScope scope(trace, id, task_id);
       RedisTaskState state(redis_, id, task_id);
       const auto start = Clock::now();
@@ -401,15 +418,20 @@ class Engine::Impl {
             TaskOutcome::Failed("attempt timed out after " + std::to_string(timeout_ms) + " ms",
                                 /*retryable=*/true);
       }
-      Post([this, id, epoch, index, outcome = std::move(outcome)]() mutable {
-        OnResult(id, epoch, index, std::move(outcome));
+      Post([this, id, epoch, index, start_write, outcome = std::move(outcome)]() mutable {
+        OnResult(id, epoch, index, std::move(outcome), start_write.get());
       });
     });
   }
 
-  void OnResult(const std::string& id, int64_t epoch, size_t index, TaskOutcome outcome) {
+  // `start`: the invocation's start write, folded into this result's write when it has not
+  // gone out yet.
+  void OnResult(const std::string& id, int64_t epoch, size_t index, TaskOutcome outcome,
+                StartWrite* start = nullptr) {
     RequestRun* run = FindRun(id, epoch);
     if (!run) return;  // lease lost meanwhile: the new owner decides
+    const bool fold_start = start && !start->done;
+    if (start) start->done = true;
     // A module that echoes a credential must not get it stored, shown or passed on.
     if (!engine_secret_values_.empty()) {
       outcome.outputs = RedactValues(outcome.outputs, engine_secret_values_);
@@ -432,6 +454,7 @@ class Engine::Impl {
           w = TaskWrite(*run, index, TaskStatus::kWaiting);
           w.error = outcome.error.empty() ? "failed" : outcome.error;
           w.next_run_in_ms = spec.retry.DelayMs(run->attempts(index), unit_(rng_));
+          w.mark_started = fold_start;
           spdlog::warn("task {} failed (attempt {} of {}), retrying in {} ms: {}", node_id,
                        run->attempts(index), spec.retry.max_attempts, w.next_run_in_ms, w.error);
           Commit(run, index, std::move(w), /*retry=*/true);
@@ -450,6 +473,7 @@ class Engine::Impl {
         spdlog::debug("task {} pending, recheck in {} ms", node_id, w.next_run_in_ms);
         break;
     }
+    w.mark_started = fold_start;
     Commit(run, index, std::move(w));
   }
 
