@@ -551,6 +551,7 @@ class Engine::Impl {
     std::unique_ptr<Wakeup> wakeup;
     std::unique_ptr<CancelListener> cancels;
     int backoff_ms = 100;
+    Clock::time_point last_expired_scan{};
     auto pause = [&](int ms) {
       std::unique_lock<std::mutex> lock(capacity_mu_);
       capacity_cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_.load(); });
@@ -583,7 +584,12 @@ class Engine::Impl {
         continue;
       }
       int want = std::min(room, cfg_.claim_batch);
-      auto claimed = store_.Claim(id_, want, cfg_.lease_ms);
+      // Expired leases are looked for once per poll interval, not in every claim of a
+      // backlog: that scan cost more than the claim itself while a backlog drained.
+      const auto now = Clock::now();
+      const bool take_expired = now - last_expired_scan >= std::chrono::milliseconds(cfg_.poll_ms);
+      auto claimed = store_.Claim(id_, want, cfg_.lease_ms, take_expired);
+      if (claimed.ok() && take_expired) last_expired_scan = now;
       if (!claimed.ok()) {
         spdlog::warn("engine {}: claim failed: {} (retrying in {} ms)", id_,
                      claimed.status().ToString(), backoff_ms);

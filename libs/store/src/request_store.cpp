@@ -361,7 +361,7 @@ Result<std::optional<json>> RequestStore::GetSignal(const std::string& request_i
 }
 
 Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner, int limit,
-                                                        int lease_ms) {
+                                                        int lease_ms, bool take_expired) {
   std::vector<ClaimedRequest> out;
   Status s = db_.Run([&](pqxx::connection_base& c) {
     pqxx::work tx(c);
@@ -369,7 +369,7 @@ Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner
         "WITH p AS (SELECT id, created_at AS at FROM requests WHERE status = 'pending'"
         "           ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED),"
         "     e AS (SELECT id, lease_expires_at AS at FROM requests"
-        "           WHERE status = 'running' AND lease_expires_at < now()"
+        "           WHERE $4 AND status = 'running' AND lease_expires_at < now()"
         "           ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),"
         "     c AS (SELECT id FROM (SELECT * FROM e UNION ALL SELECT * FROM p) u LIMIT $2)"
         " UPDATE requests r SET status = 'running', owner = $1, epoch = r.epoch + 1,"
@@ -381,7 +381,7 @@ Result<std::vector<ClaimedRequest>> RequestStore::Claim(const std::string& owner
         "   r.cancel_requested, r.rerun_of IS NOT NULL,"
         "   CASE WHEN r.claims = 1 THEN extract(epoch FROM clock_timestamp() - r.created_at)"
         "   ELSE -1 END",
-        owner, limit, lease_ms);
+        owner, limit, lease_ms, take_expired);
     tx.commit();
     for (const auto& row : res) {
       ClaimedRequest cr;

@@ -185,10 +185,11 @@ class RequestStore {
   Status ReadGauges(StoreGauges* out);
 
   // --- engine side ---
-  // Claims up to `limit` pending requests or requests whose lease expired, for `owner`,
-  // bumping the fencing epoch. FOR UPDATE SKIP LOCKED: concurrent engines never claim the
-  // same request.
-  Result<std::vector<ClaimedRequest>> Claim(const std::string& owner, int limit, int lease_ms);
+  // Claims up to `limit` pending requests or (with `take_expired`) requests whose lease
+  // expired, for `owner`, bumping the fencing epoch. FOR UPDATE SKIP LOCKED: concurrent
+  // engines never claim the same request.
+  Result<std::vector<ClaimedRequest>> Claim(const std::string& owner, int limit, int lease_ms,
+                                            bool take_expired = true);
   Result<json> LoadTemplateBody(const std::string& hash);
   Result<std::vector<TaskRunRow>> LoadTaskRuns(const std::vector<std::string>& request_ids);
   // Applies the writes in one transaction. `accepted[i]` says whether write i was applied
