@@ -253,12 +253,15 @@ class TfeRunTask : public Task {
   }
 
   // Common handling of a call's reply: retry later, fail, or go on with `next`.
+  // `reset_retries`: a call that got through ends a series of retryable failures, except
+  // the lookup between two tries of the same create.
   template <typename Next>
-  TaskOutcome Handle(TaskContext& ctx, const Params& p, const Reply& reply, Next next) const {
+  TaskOutcome Handle(TaskContext& ctx, const Params& p, const Reply& reply, Next next,
+                     bool reset_retries = true) const {
     if (reply.kind == Reply::Kind::kRetry)
       return remote::RetryLater(ctx, reply, p.poll, p.max_retries);
     if (reply.kind == Reply::Kind::kFail) return TaskOutcome::Failed(reply.error, false);
-    if (Status s = remote::CallSucceeded(ctx); !s.ok()) {
+    if (Status s = reset_retries ? remote::CallSucceeded(ctx) : Status::Ok(); !s.ok()) {
       return TaskOutcome::Failed("task state unavailable: " + s.message(), true);
     }
     return next(reply.doc);
@@ -394,10 +397,11 @@ class TfeRunTask : public Task {
             {{"data",
               {{"type", "runs"}, {"attributes", attributes}, {"relationships", relationships}}}});
     Reply reply = remote::Exchange(req, ctx, "creating the run in " + st.workspace_id);
-    // An HTTP error answer, or no connection at all, means no run was created; only a lost
-    // answer (timeout, crash) leaves the marker for FindRun().
+    // A refusal (4xx, 429) or no connection at all means no run was created. After a 5xx
+    // or a timeout the run may exist: the marker stays, and FindRun() looks for it first.
     if (reply.kind != Reply::Kind::kOk &&
-        (reply.status != 0 || reply.error_kind == HttpErrorKind::kConnect)) {
+        (reply.kind == Reply::Kind::kFail || reply.status == 429 ||
+         reply.error_kind == HttpErrorKind::kConnect)) {
       Status s = ctx.state().Erase("run_create_sent");
       if (!s.ok()) return TaskOutcome::Failed("task state unavailable: " + s.message(), true);
     }
@@ -418,24 +422,28 @@ class TfeRunTask : public Task {
     HttpRequest req = Request(
         p, "GET", "/api/v2/workspaces/" + UrlEncode(st.workspace_id) + "/runs?page%5Bsize%5D=100");
     Reply reply = remote::Exchange(req, ctx, "looking for the run created before a restart");
-    return Handle(ctx, p, reply, [&](const json& doc) {
-      const json list = doc.is_object() ? doc.value("data", json::array()) : json::array();
-      for (const auto& run : list) {
-        bool ours =
-            st.cv_id.empty()
-                ? Str(run, "/attributes/message"_json_pointer).find(Marker(ctx)) !=
-                      std::string::npos
-                : Str(run, "/relationships/configuration-version/data/id"_json_pointer) == st.cv_id;
-        if (ours) {
-          ctx.log().info("found the run created before the restart");
-          return RunCreated(ctx, p, {{"data", run}});
-        }
-      }
-      // Not created: the next invocation creates it.
-      Status s = ctx.state().Erase("run_create_sent");
-      if (!s.ok()) return TaskOutcome::Failed("task state unavailable: " + s.message(), true);
-      return TaskOutcome::Pending(milliseconds(0));
-    });
+    return Handle(
+        ctx, p, reply,
+        [&](const json& doc) {
+          const json list = doc.is_object() ? doc.value("data", json::array()) : json::array();
+          for (const auto& run : list) {
+            bool ours =
+                st.cv_id.empty()
+                    ? Str(run, "/attributes/message"_json_pointer).find(Marker(ctx)) !=
+                          std::string::npos
+                    : Str(run, "/relationships/configuration-version/data/id"_json_pointer) ==
+                          st.cv_id;
+            if (ours) {
+              ctx.log().info("found the run created before the restart");
+              return RunCreated(ctx, p, {{"data", run}});
+            }
+          }
+          // Not created: the next invocation creates it.
+          Status s = ctx.state().Erase("run_create_sent");
+          if (!s.ok()) return TaskOutcome::Failed("task state unavailable: " + s.message(), true);
+          return TaskOutcome::Pending(milliseconds(0));
+        },
+        /*reset_retries=*/false);
   }
 
   TaskOutcome PollRun(TaskContext& ctx, const Params& p, const State& st) const {

@@ -153,6 +153,8 @@ TfeDouble::TfeDouble(std::string token) : token_(std::move(token)) {
     runs_[run.id] = run;
     run_order_.push_back(run.id);
     counts_["create_run.ok"]++;
+    // "create_run_lost": the run is created but its answer fails (a proxy's 502, say).
+    if (failures_.Take("create_run_lost", res)) return;
     Reply(res, 201, {{"data", RunDoc(run)}});
   });
   s.Get(R"(/api/v2/workspaces/([^/]+)/runs)", [this](const auto& req, auto& res) {

@@ -34,6 +34,7 @@ class TfeDouble {
 
   // Call names: workspace, create_cv, upload, get_cv, create_run, list_runs, get_run, apply,
   // cancel, outputs. The next `times` calls answer `status` with a JSON:API error.
+  // "create_run_lost" creates the run, then answers the error.
   void Fail(const std::string& call, int status, int times = 1, const std::string& detail = "");
   // The next runs end `errored` at the plan ("plan") or at the apply ("apply").
   void ErrorRuns(const std::string& phase);
