@@ -343,6 +343,30 @@ TEST_F(TfeRun, CancellingAStartedRunCancelsItRemotely) {
   EXPECT_EQ(tfe_.Count("cancel.ok"), 1);
 }
 
+TEST_F(TfeRun, WithoutItsStateTheTaskCallsNothing) {
+  TaskFixture f;
+  f.state.fail_reads = true;
+  TaskOutcome o = f.Invoke(*task_, Params());
+  ASSERT_EQ(o.kind, Kind::kFailed);
+  EXPECT_TRUE(o.retryable);
+  EXPECT_NE(o.error.find("task state unavailable"), std::string::npos) << o.error;
+  EXPECT_EQ(tfe_.Count("create_cv"), 0);
+  // State that cannot be written: the run is not created, since its marker cannot be kept.
+  f.state.fail_reads = false;
+  ASSERT_TRUE(DriveUntil(f, *task_, Params(), [](const auto& s) {
+    return s.values().count("configuration_ready") > 0;
+  }));
+  f.state.fail_writes = true;
+  o = f.Invoke(*task_, Params());
+  ASSERT_EQ(o.kind, Kind::kFailed);
+  EXPECT_TRUE(o.retryable);
+  EXPECT_EQ(tfe_.Count("create_run"), 0);
+  f.state.fail_writes = false;
+  o = Drive(f, *task_, Params());
+  ASSERT_EQ(o.kind, Kind::kSucceeded) << o.error;
+  EXPECT_EQ(tfe_.RunsCreated(), 1);
+}
+
 TEST_F(TfeRun, ParamsAreCheckedWithTheirPath) {
   auto check = [&](json p, const std::string& path, const std::string& message) {
     Status s = task_->Validate(p, "/tasks/0/params");
@@ -555,6 +579,21 @@ TEST_F(AwxJob, CancellingARunningJobCancelsItInAwx) {
   ASSERT_EQ(o.kind, Kind::kFailed);
   EXPECT_NE(o.error.find("asked AWX to cancel job 101"), std::string::npos) << o.error;
   EXPECT_EQ(awx_.JobStatus(101), "canceled");
+}
+
+TEST_F(AwxJob, WithoutItsStateTheTaskLaunchesNothing) {
+  TaskFixture f;
+  f.state.fail_reads = true;
+  TaskOutcome o = f.Invoke(*task_, Params());
+  ASSERT_EQ(o.kind, Kind::kFailed);
+  EXPECT_TRUE(o.retryable);
+  f.state.fail_reads = false;
+  f.state.fail_writes = true;
+  o = f.Invoke(*task_, Params());
+  ASSERT_EQ(o.kind, Kind::kFailed);
+  EXPECT_TRUE(o.retryable);
+  EXPECT_NE(o.error.find("launch_sent"), std::string::npos) << o.error;
+  EXPECT_EQ(awx_.Count("launch"), 0);
 }
 
 TEST_F(AwxJob, ParamsAreCheckedWithTheirPath) {
