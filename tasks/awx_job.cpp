@@ -56,6 +56,13 @@ bool IsId(const json& v) {
 
 std::string IdText(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
+// A string field of an answer; "" when absent, null or not a string.
+std::string Text(const json& obj, const char* key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 Status CheckParams(const json& params, const std::string& path, bool allow_expressions) {
   if (!params.is_object()) {
     return Status::Invalid(std::string("must be an object, not ") + JsonTypeName(params), path);
@@ -283,7 +290,7 @@ class AwxJobTask : public Task {
       const json results = doc.is_object() ? doc.value("results", json::array()) : json::array();
       std::vector<json> matches;
       for (const auto& t : results) {
-        if (t.is_object() && t.value("name", "") == p.template_name && t.contains("id")) {
+        if (t.is_object() && Text(t, "name") == p.template_name && t.contains("id")) {
           matches.push_back(t["id"]);
         }
       }
@@ -332,7 +339,7 @@ class AwxJobTask : public Task {
     Reply reply = remote::Exchange(Request(p, "GET", "/api/v2/jobs/" + UrlEncode(job) + "/"), ctx,
                                    "reading job " + job);
     return Handle(ctx, p, reply, [&](const json& doc) {
-      std::string status = doc.is_object() ? doc.value("status", "") : "";
+      std::string status = Text(doc, "status");
       if (status.empty())
         return TaskOutcome::Failed("reading job " + job + ": no status in the answer");
       if (status != st.job_status) {
@@ -349,8 +356,8 @@ class AwxJobTask : public Task {
       }
       if (In(kFailed, status)) {
         json failure = {{"status", status},
-                        {"job_explanation", doc.value("job_explanation", "")},
-                        {"result_traceback", doc.value("result_traceback", "")}};
+                        {"job_explanation", Text(doc, "job_explanation")},
+                        {"result_traceback", Text(doc, "result_traceback")}};
         if (p.stdout_lines == 0) return JobFailed(st, failure, "");
         if (auto o = Save(ctx, {{"failure", failure}, {"step", "read_stdout"}})) return *o;
         return TaskOutcome::Pending(milliseconds(0));

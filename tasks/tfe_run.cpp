@@ -468,8 +468,10 @@ class TfeRunTask : public Task {
         }
       }
       if (In(kFinished, status)) {
-        bool has_changes =
-            doc.value("/data/attributes/has-changes"_json_pointer, status == "applied");
+        const auto changes_ptr = "/data/attributes/has-changes"_json_pointer;
+        bool has_changes = doc.contains(changes_ptr) && doc.at(changes_ptr).is_boolean()
+                               ? doc.at(changes_ptr).get<bool>()
+                               : status == "applied";
         if (auto o = Save(ctx, {{"final_status", status},
                                 {"has_changes", has_changes},
                                 {"run_status", "finished"},
@@ -509,7 +511,8 @@ class TfeRunTask : public Task {
       for (const auto& o : list) {
         std::string name = Str(o, "/attributes/name"_json_pointer);
         if (name.empty()) continue;
-        outputs[name] = o.value("/attributes/value"_json_pointer, json());
+        const auto value_ptr = "/attributes/value"_json_pointer;
+        outputs[name] = o.contains(value_ptr) ? o.at(value_ptr) : json();
       }
       return Finish(ctx, st, outputs);
     });
