@@ -338,6 +338,9 @@ class AwxJobTask : public Task {
     const std::string job = IdText(st.job_id);
     Reply reply = remote::Exchange(Request(p, "GET", "/api/v2/jobs/" + UrlEncode(job) + "/"), ctx,
                                    "reading job " + job);
+    // Cancelled while the status was being read: cancel now rather than never (the engine
+    // does not invoke a waiting task again once its request is cancelled).
+    if (ctx.cancelled()) return Cancel(ctx, p, st);
     return Handle(ctx, p, reply, [&](const json& doc) {
       std::string status = Text(doc, "status");
       if (status.empty())

@@ -449,6 +449,9 @@ class TfeRunTask : public Task {
   TaskOutcome PollRun(TaskContext& ctx, const Params& p, const State& st) const {
     HttpRequest req = Request(p, "GET", "/api/v2/runs/" + UrlEncode(st.run_id));
     Reply reply = remote::Exchange(req, ctx, "reading run " + st.run_id);
+    // Cancelled while the status was being read: cancel now rather than never (the engine
+    // does not invoke a waiting task again once its request is cancelled).
+    if (ctx.cancelled()) return Cancel(ctx, p, st);
     return Handle(ctx, p, reply, [&](const json& doc) {
       std::string status = Str(doc, "/data/attributes/status"_json_pointer);
       if (status.empty())

@@ -135,6 +135,7 @@ AwxDouble::AwxDouble(std::string token, std::string user, std::string password)
 bool AwxDouble::Enter(const std::string& call, const httplib::Request& req,
                       httplib::Response& res) {
   counts_[call]++;
+  if (auto hook = hooks_.find(call); hook != hooks_.end()) hook->second();
   last_auth_ = req.get_header_value("Authorization");
   std::string basic = Base64(user_ + ":" + password_);
   if (last_auth_ != "Bearer " + token_ && last_auth_ != "Basic " + basic) {
@@ -175,6 +176,11 @@ void AwxDouble::Fail(const std::string& call, int status, int times, const std::
                 body.empty()
                     ? json({{"detail", "injected failure " + std::to_string(status)}}).dump()
                     : body);
+}
+
+void AwxDouble::OnCall(const std::string& call, std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hooks_[call] = std::move(fn);
 }
 
 void AwxDouble::Hold() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -28,6 +29,8 @@ class AwxDouble {
   // Call names: templates, launch, job, stdout, cancel. The next `times` calls answer
   // `status` with `body` (default: {"detail": "..."}).
   void Fail(const std::string& call, int status, int times = 1, const std::string& body = "");
+  // Runs `fn` (on the server thread) each time a call of that name comes in.
+  void OnCall(const std::string& call, std::function<void()> fn);
   void Hold();
   void Release();
   // Forgets that a held job was seen, so that WaitHeld() waits for the next poll.
@@ -55,6 +58,7 @@ class AwxDouble {
   std::mutex mu_;
   std::condition_variable cv_;
   FailurePlan failures_;
+  std::map<std::string, std::function<void()>> hooks_;
   std::map<std::string, int> counts_;
   std::map<int, std::string> templates_;
   std::map<int, Job> jobs_;

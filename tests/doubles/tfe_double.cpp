@@ -230,6 +230,7 @@ TfeDouble::TfeDouble(std::string token) : token_(std::move(token)) {
 bool TfeDouble::Enter(const std::string& call, const httplib::Request& req,
                       httplib::Response& res) {
   counts_[call]++;
+  if (auto hook = hooks_.find(call); hook != hooks_.end()) hook->second();
   if (req.get_header_value("Authorization") != "Bearer " + token_) {
     Error(res, 401, "unauthorized");
     return true;
@@ -295,6 +296,11 @@ void TfeDouble::ErrorRuns(const std::string& phase) {
 void TfeDouble::NoChanges(bool no_changes) {
   std::lock_guard<std::mutex> lock(mu_);
   no_changes_ = no_changes;
+}
+
+void TfeDouble::OnCall(const std::string& call, std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hooks_[call] = std::move(fn);
 }
 
 void TfeDouble::Hold(const std::string& status) {

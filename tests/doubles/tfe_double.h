@@ -12,6 +12,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ class TfeDouble {
   // The next runs find no changes (planned_and_finished).
   void NoChanges(bool no_changes);
   // Keeps runs in `status` ("planning" or "applying") until Release().
+  // Runs `fn` (on the server thread) each time a call of that name comes in.
+  void OnCall(const std::string& call, std::function<void()> fn);
   void Hold(const std::string& status);
   void Release();
   // Forgets that a held job was seen, so that WaitHeld() waits for the next poll.
@@ -81,6 +84,7 @@ class TfeDouble {
   std::mutex mu_;
   std::condition_variable cv_;
   FailurePlan failures_;
+  std::map<std::string, std::function<void()>> hooks_;
   std::map<std::string, int> counts_;
   std::map<std::string, std::string> workspaces_;  // "org/name" -> id
   std::map<std::string, json> outputs_;            // workspace id -> outputs

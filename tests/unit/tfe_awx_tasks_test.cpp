@@ -386,6 +386,18 @@ TEST_F(TfeRun, WithoutItsStateTheTaskCallsNothing) {
   EXPECT_EQ(tfe_.RunsCreated(), 1);
 }
 
+TEST_F(TfeRun, ACancelThatComesDuringAPollCancelsTheRun) {
+  tfe_.Hold("planning");
+  TaskFixture f;
+  ASSERT_TRUE(DriveUntil(f, *task_, Params(),
+                         [](const auto& s) { return s.values().count("run_id") > 0; }));
+  tfe_.OnCall("get_run", [&] { f.cancelled = true; });
+  TaskOutcome o = f.Invoke(*task_, Params());
+  ASSERT_EQ(o.kind, Kind::kFailed);
+  EXPECT_NE(o.error.find("asked Terraform to cancel run"), std::string::npos) << o.error;
+  EXPECT_EQ(tfe_.RunStatus(f.state.values().at("run_id")), "canceled");
+}
+
 TEST_F(TfeRun, ParamsAreCheckedWithTheirPath) {
   auto check = [&](json p, const std::string& path, const std::string& message) {
     Status s = task_->Validate(p, "/tasks/0/params");
@@ -613,6 +625,18 @@ TEST_F(AwxJob, WithoutItsStateTheTaskLaunchesNothing) {
   EXPECT_TRUE(o.retryable);
   EXPECT_NE(o.error.find("launch_sent"), std::string::npos) << o.error;
   EXPECT_EQ(awx_.Count("launch"), 0);
+}
+
+TEST_F(AwxJob, ACancelThatComesDuringAPollCancelsTheJob) {
+  awx_.Hold();
+  TaskFixture f;
+  ASSERT_TRUE(DriveUntil(f, *task_, Params(),
+                         [](const auto& s) { return s.values().count("job_id") > 0; }));
+  awx_.OnCall("job", [&] { f.cancelled = true; });
+  TaskOutcome o = f.Invoke(*task_, Params());
+  ASSERT_EQ(o.kind, Kind::kFailed);
+  EXPECT_NE(o.error.find("asked AWX to cancel job 101"), std::string::npos) << o.error;
+  EXPECT_EQ(awx_.JobStatus(101), "canceled");
 }
 
 TEST_F(AwxJob, ParamsAreCheckedWithTheirPath) {
