@@ -316,8 +316,8 @@ class AwxJobTask : public Task {
     req.headers.emplace_back("Content-Type", "application/json");
     Reply reply = remote::Exchange(req, ctx, "launching job template " + st.template_id);
     // An HTTP error answer, or no connection at all, means nothing was launched.
-    bool not_launched = reply.kind != Reply::Kind::kOk &&
-                        (reply.status != 0 || reply.error_kind == HttpErrorKind::kConnect);
+    bool not_launched = reply.status >= 400 || reply.error_kind == HttpErrorKind::kConnect ||
+                        reply.error_kind == HttpErrorKind::kBadUrl;
     if (not_launched) {
       Status s = ctx.state().Erase("launch_sent");
       if (!s.ok()) return TaskOutcome::Failed("task state unavailable: " + s.message(), true);

@@ -318,14 +318,12 @@ class TfeRunTask : public Task {
   }
 
   TaskOutcome Upload(TaskContext& ctx, const Params& p, const State& st) const {
-    Result<std::string> archive = Status::Ok();
-    if (p.directory) {
-      archive = TarGzFromDirectory(*p.directory);
-    } else {
+    Result<std::string> archive = [&]() -> Result<std::string> {
+      if (p.directory) return TarGzFromDirectory(*p.directory);
       std::map<std::string, std::string> files;
       for (const auto& [name, content] : p.files->items()) files[name] = content.get<std::string>();
-      archive = TarGzFromFiles(files);
-    }
+      return TarGzFromFiles(files);
+    }();
     if (!archive.ok()) {
       return TaskOutcome::Failed(
           "building the configuration archive: " + archive.status().message() + " (at " +
@@ -397,11 +395,11 @@ class TfeRunTask : public Task {
             {{"data",
               {{"type", "runs"}, {"attributes", attributes}, {"relationships", relationships}}}});
     Reply reply = remote::Exchange(req, ctx, "creating the run in " + st.workspace_id);
-    // A refusal (4xx, 429) or no connection at all means no run was created. After a 5xx
-    // or a timeout the run may exist: the marker stays, and FindRun() looks for it first.
-    if (reply.kind != Reply::Kind::kOk &&
-        (reply.kind == Reply::Kind::kFail || reply.status == 429 ||
-         reply.error_kind == HttpErrorKind::kConnect)) {
+    // A refusal (4xx, 429 included), a bad URL or no connection at all means no run was
+    // created. After a 5xx, a timeout or an unreadable 2xx the run may exist: the marker
+    // stays, and FindRun() looks for it before any new create.
+    if ((reply.status >= 400 && reply.status < 500) ||
+        reply.error_kind == HttpErrorKind::kConnect || reply.error_kind == HttpErrorKind::kBadUrl) {
       Status s = ctx.state().Erase("run_create_sent");
       if (!s.ok()) return TaskOutcome::Failed("task state unavailable: " + s.message(), true);
     }
