@@ -290,7 +290,7 @@ class AwxJobTask : public Task {
       const json results = doc.is_object() ? doc.value("results", json::array()) : json::array();
       std::vector<json> matches;
       for (const auto& t : results) {
-        if (t.is_object() && Text(t, "name") == p.template_name && t.contains("id")) {
+        if (t.is_object() && Text(t, "name") == p.template_name && IsId(t.value("id", json()))) {
           matches.push_back(t["id"]);
         }
       }
@@ -355,7 +355,7 @@ class AwxJobTask : public Task {
                                        {"status", status},
                                        {"artifacts", artifacts},
                                        {"elapsed", doc.value("elapsed", json())},
-                                       {"job_template_id", st.template_id}});
+                                       {"job_template_id", std::stoll(st.template_id)}});
       }
       if (In(kFailed, status)) {
         json failure = {{"status", status},

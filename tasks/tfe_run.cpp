@@ -30,7 +30,7 @@ constexpr const char* kJsonApi = "application/vnd.api+json";
 constexpr std::string_view kParams[] = {
     "address",       "token",      "workspace_id",     "organization", "workspace",
     "directory",     "files",      "variables",        "message",      "auto_apply",
-    "state_outputs", "timeout_ms", "poll_interval_ms", "max_retries"};
+    "state_outputs", "timeout_ms", "poll_interval_ms", "max_retries",  "destroy"};
 
 // Run statuses (https://developer.hashicorp.com/terraform/cloud-docs/api-docs/run).
 constexpr std::string_view kFailed[] = {"errored", "discarded", "canceled", "force_canceled"};
@@ -54,6 +54,7 @@ struct Params {
   std::string message;
   bool auto_apply = false;
   bool state_outputs = false;
+  bool destroy = false;
   long timeout_ms = 30000;
   milliseconds poll{5000};
   int max_retries = 10;
@@ -78,6 +79,7 @@ Status CheckParams(const json& params, const std::string& path, bool allow_expre
       c.String("message", false, false),
       c.Bool("auto_apply"),
       c.Bool("state_outputs"),
+      c.Bool("destroy"),
       c.Int("timeout_ms", 1, 3600000),
       c.Int("poll_interval_ms", 0, 3600000),
       c.Int("max_retries", 0, 1000),
@@ -148,6 +150,7 @@ Params Extract(const json& p) {
   out.message = p.value("message", "");
   out.auto_apply = p.value("auto_apply", false);
   out.state_outputs = p.value("state_outputs", false);
+  out.destroy = p.value("destroy", false);
   out.timeout_ms = p.value("timeout_ms", 30000L);
   out.poll = milliseconds(p.value("poll_interval_ms", 5000L));
   out.max_retries = p.value("max_retries", 10);
@@ -381,6 +384,7 @@ class TfeRunTask : public Task {
     json attributes = {{"message", message + " " + Marker(ctx)}};
     if (!vars.empty()) attributes["variables"] = vars;
     if (p.auto_apply) attributes["auto-apply"] = true;
+    if (p.destroy) attributes["is-destroy"] = true;
     json relationships = {
         {"workspace", {{"data", {{"type", "workspaces"}, {"id", st.workspace_id}}}}}};
     if (!st.cv_id.empty()) {

@@ -150,6 +150,7 @@ TEST_F(TfeRun, WorkspaceByNameAutoApplyAndStateOutputs) {
   EXPECT_EQ(tfe_.Count("workspace"), 1);
   EXPECT_EQ(tfe_.Applies(), 0) << "auto-apply runs need no apply call";
   EXPECT_EQ(tfe_.LastRunRequest()["data"]["attributes"]["auto-apply"], true);
+  EXPECT_FALSE(tfe_.LastRunRequest()["data"]["attributes"].contains("is-destroy"));
   EXPECT_EQ(f.state.values().at("workspace_id"), "ws-net");
 }
 
@@ -187,6 +188,15 @@ TEST_F(TfeRun, AMissingDirectoryFailsNamingTheParam) {
   EXPECT_FALSE(o.retryable);
   EXPECT_NE(o.error.find("params.directory"), std::string::npos) << o.error;
   EXPECT_EQ(tfe_.Count("upload"), 0);
+}
+
+TEST_F(TfeRun, ADestroyRunIsCreatedAsOne) {
+  json p = Params();
+  p["destroy"] = true;
+  TaskFixture f;
+  TaskOutcome o = Drive(f, *task_, p);
+  ASSERT_EQ(o.kind, Kind::kSucceeded) << o.error;
+  EXPECT_EQ(tfe_.LastRunRequest()["data"]["attributes"]["is-destroy"], true);
 }
 
 TEST_F(TfeRun, NoChangesFinishesWithoutApply) {
@@ -500,7 +510,7 @@ TEST_F(AwxJob, TemplateByNameWithBasicAuth) {
   TaskFixture f;
   TaskOutcome o = Drive(f, *task_, p);
   ASSERT_EQ(o.kind, Kind::kSucceeded) << o.error;
-  EXPECT_EQ(o.outputs["job_template_id"], "7");
+  EXPECT_EQ(o.outputs["job_template_id"], 7);
   EXPECT_EQ(awx_.Count("templates"), 1);
   EXPECT_EQ(awx_.LastAuthorization(), "Basic YWRtaW46c2VjcmV0");
   EXPECT_EQ(f.Log().find("secret"), std::string::npos);
