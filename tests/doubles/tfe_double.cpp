@@ -182,7 +182,7 @@ TfeDouble::TfeDouble(std::string token) : token_(std::move(token)) {
       run.status = run.error_phase == "plan" ? "errored"
                    : run.no_changes          ? "planned_and_finished"
                    : run.auto_apply          ? "applying"
-                                             : "planned";
+                                             : planned_status_;
     } else if (run.status == "apply_queued") {
       run.status = "applying";
     } else if (run.status == "applying") {
@@ -198,7 +198,7 @@ TfeDouble::TfeDouble(std::string token) : token_(std::move(token)) {
     if (it == runs_.end()) return Error(res, 404, "not found");
     Run& run = it->second;
     if (action == "apply") {
-      if (run.status != "planned") return Error(res, 409, "transition not allowed");
+      if (run.status != planned_status_) return Error(res, 409, "transition not allowed");
       run.status = "apply_queued";
     } else {
       static const std::vector<std::string> kEnded = {"applied", "planned_and_finished", "errored",
@@ -264,7 +264,7 @@ json TfeDouble::RunDoc(const Run& run) const {
             {"auto-apply", run.auto_apply},
             {"has-changes", !run.no_changes},
             {"actions",
-             {{"is-confirmable", run.status == "planned"},
+             {{"is-confirmable", run.status == planned_status_},
               {"is-cancelable", run.status == "planning" || run.status == "applying"}}}}},
           {"relationships", rel},
           {"links", {{"self", "/api/v2/runs/" + run.id}}}};
@@ -291,6 +291,11 @@ void TfeDouble::Fail(const std::string& call, int status, int times, const std::
 void TfeDouble::ErrorRuns(const std::string& phase) {
   std::lock_guard<std::mutex> lock(mu_);
   error_phase_ = phase;
+}
+
+void TfeDouble::PlannedStatus(const std::string& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  planned_status_ = status;
 }
 
 void TfeDouble::NoChanges(bool no_changes) {

@@ -39,6 +39,9 @@ class TfeDouble {
   void Fail(const std::string& call, int status, int times = 1, const std::string& detail = "");
   // The next runs end `errored` at the plan ("plan") or at the apply ("apply").
   void ErrorRuns(const std::string& phase);
+  // The status in which planned runs wait for their apply: "planned" (default), or
+  // "cost_estimated" / "policy_checked" for workspaces with cost estimation or policies.
+  void PlannedStatus(const std::string& status);
   // The next runs find no changes (planned_and_finished).
   void NoChanges(bool no_changes);
   // Keeps runs in `status` ("planning" or "applying") until Release().
@@ -94,6 +97,7 @@ class TfeDouble {
   json last_run_request_;
   std::string error_phase_;
   bool no_changes_ = false;
+  std::string planned_status_ = "planned";
   std::string hold_;
   bool held_seen_ = false;
   int next_id_ = 0;

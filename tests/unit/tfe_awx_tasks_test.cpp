@@ -199,6 +199,17 @@ TEST_F(TfeRun, ADestroyRunIsCreatedAsOne) {
   EXPECT_EQ(tfe_.LastRunRequest()["data"]["attributes"]["is-destroy"], true);
 }
 
+TEST_F(TfeRun, RunsWaitingAfterCostEstimationOrPolicyChecksAreApplied) {
+  for (std::string status : {"cost_estimated", "policy_checked"}) {
+    tfe_.PlannedStatus(status);
+    TaskFixture f;
+    TaskOutcome o = Drive(f, *task_, Params());
+    ASSERT_EQ(o.kind, Kind::kSucceeded) << status << ": " << o.error;
+    EXPECT_EQ(o.outputs["status"], "applied");
+  }
+  EXPECT_EQ(tfe_.Applies(), 2);
+}
+
 TEST_F(TfeRun, NoChangesFinishesWithoutApply) {
   tfe_.NoChanges(true);
   TaskFixture f;
