@@ -21,7 +21,7 @@ json AwxTemplate(const std::string& name, const AwxDouble& awx) {
              {"type", "awx_job"},
              {"params",
               {{"address", awx.url()},
-               {"token", awx.token()},
+               {"token", "${secrets.awx_token}"},
                {"job_template", "deploy web"},
                {"extra_vars", {{"release", "${data.release}"}}},
                {"limit", "web*"},
@@ -43,7 +43,7 @@ json TfeTemplate(const std::string& name, const TfeDouble& tfe) {
              {"type", "tfe_run"},
              {"params",
               {{"address", tfe.url()},
-               {"token", tfe.token()},
+               {"token", "${secrets.tfe_token}"},
                {"workspace_id", "ws-app"},
                {"files", {{"main.tf", "variable \"replicas\" {}\n"}}},
                {"variables", {{"replicas", "${data.replicas}"}}},
@@ -56,11 +56,12 @@ TEST(ModulesTfeAwx, TheTfeWorkspaceRunExamplePlansAndApplies) {
   tfe.AddWorkspace("acme", "network-prod", "ws-7");
   tfe.SetStateOutputs("ws-7", {{"vpc_id", "vpc-42"}});
   Stack stack;
+  // Which TFE and its token are the engine's secrets, not request data.
+  stack.SetEnv("WF_SECRET_TFE_ADDRESS", tfe.url());
+  stack.SetEnv("WF_SECRET_TFE_TOKEN", tfe.token());
   stack.StartApi();
   stack.StartEngine("engine-1");
-  std::string id = stack.Submit("tfe_workspace_run", {{"tfe_address", tfe.url()},
-                                                      {"tfe_token", tfe.token()},
-                                                      {"organization", "acme"},
+  std::string id = stack.Submit("tfe_workspace_run", {{"organization", "acme"},
                                                       {"workspace", "network-prod"},
                                                       {"variables", {{"region", "eu-west-1"}}}});
   json r = stack.WaitDone(id, 90s);
@@ -75,7 +76,7 @@ TEST(ModulesTfeAwx, TheTfeWorkspaceRunExamplePlansAndApplies) {
             json::parse(R"([{"key": "region", "value": "\"eu-west-1\""}])"));
   EXPECT_EQ(run["attributes"]["message"],
             "network-prod run for request " + id + " [wf " + id + "/run]");
-  // The token is a param: it must not reach the logs.
+  // The token is a secret: it must not reach the logs.
   EXPECT_EQ(stack.Logs().find(tfe.token()), std::string::npos);
 }
 
@@ -84,6 +85,7 @@ TEST(ModulesTfeAwx, AnAwxJobRunsToSuccessAndFeedsItsArtifactsDownstream) {
   awx.AddTemplate(12, "deploy web");
   awx.SetArtifacts({{"version", "2.0.1"}});
   Stack stack;
+  stack.SetEnv("WF_SECRET_AWX_TOKEN", awx.token());
   stack.AddTemplate("awx_deploy", AwxTemplate("awx_deploy", awx));
   stack.StartApi();
   stack.StartEngine("engine-1");
@@ -102,6 +104,7 @@ TEST(ModulesTfeAwx, AFailedAwxJobFailsTheRequestWithItsOutput) {
   awx.SetOutcome("failed");
   awx.SetStdout("TASK [deploy] ***\nfatal: [web1]: FAILED! => {\"msg\": \"disk full\"}\n");
   Stack stack;
+  stack.SetEnv("WF_SECRET_AWX_TOKEN", awx.token());
   stack.AddTemplate("awx_deploy", AwxTemplate("awx_deploy", awx));
   stack.StartApi();
   stack.StartEngine("engine-1");
@@ -131,6 +134,7 @@ TEST(ModulesTfeAwx, AKilledEngineDoesNotCreateASecondTerraformRun) {
   tfe.AddWorkspace("acme", "app", "ws-app");
   tfe.Hold("planning");
   Stack stack;
+  stack.SetEnv("WF_SECRET_TFE_TOKEN", tfe.token());
   stack.AddTemplate("tfe_app", TfeTemplate("tfe_app", tfe));
   stack.SetEnv("WF_ENGINE_LEASE_MS", "2000");
   stack.StartApi();
@@ -154,6 +158,7 @@ TEST(ModulesTfeAwx, AKilledEngineDoesNotLaunchASecondAwxJob) {
   awx.SetArtifacts({{"version", "3.1"}});
   awx.Hold();
   Stack stack;
+  stack.SetEnv("WF_SECRET_AWX_TOKEN", awx.token());
   stack.AddTemplate("awx_deploy", AwxTemplate("awx_deploy", awx));
   stack.SetEnv("WF_ENGINE_LEASE_MS", "2000");
   stack.StartApi();
