@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -408,6 +409,9 @@ class ExecTask : public Task {
                                  ": " + std::strerror(child_error.error));
     }
     ctx.log().info("exec {} (pid {})", *program, pid);
+    // Readable once the child exits, so its end is noticed at once (Linux 5.3+; without
+    // it the loop below notices within its 50 ms tick).
+    Fd exit_fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
 
     for (int fd : {in_w.get(), out_r.get(), err_r.get()}) {
       fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -472,8 +476,9 @@ class ExecTask : public Task {
         stop = Stop::kTimeout;
         break;
       }
-      pollfd fds[3];
+      pollfd fds[4];
       nfds_t n = 0;
+      if (!exited && exit_fd.get() >= 0) fds[n++] = {exit_fd.get(), POLLIN, 0};
       if (in_w.get() >= 0) fds[n++] = {in_w.get(), POLLOUT, 0};
       if (out_r.get() >= 0) fds[n++] = {out_r.get(), POLLIN, 0};
       if (err_r.get() >= 0) fds[n++] = {err_r.get(), POLLIN, 0};
@@ -505,13 +510,17 @@ class ExecTask : public Task {
       kill(-pid, SIGTERM);
       auto grace_end = Clock::now() + std::chrono::milliseconds(e.kill_grace_ms);
       while (!child_exited() && Clock::now() < grace_end) {
-        pollfd fds[2];
+        pollfd fds[3];
         nfds_t n = 0;
-        if (out_r.get() >= 0) fds[n++] = {out_r.get(), POLLIN, 0};
-        if (err_r.get() >= 0) fds[n++] = {err_r.get(), POLLIN, 0};
+        if (exit_fd.get() >= 0) fds[n++] = {exit_fd.get(), POLLIN, 0};
+        // Output past the limit is no longer read (the program is being killed anyway).
+        bool read_out = out_r.get() >= 0 && out.size() <= e.max_output_bytes;
+        bool read_err = err_r.get() >= 0 && err_bytes <= e.max_output_bytes;
+        if (read_out) fds[n++] = {out_r.get(), POLLIN, 0};
+        if (read_err) fds[n++] = {err_r.get(), POLLIN, 0};
         poll(fds, n, 10);
-        if (out.size() <= e.max_output_bytes) drain(out_r, true);
-        if (err_bytes <= e.max_output_bytes) drain(err_r, false);
+        if (read_out) drain(out_r, true);
+        if (read_err) drain(err_r, false);
       }
     }
     kill(-pid, SIGKILL);
