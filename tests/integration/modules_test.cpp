@@ -10,10 +10,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// An exec step that adds `"<key>": true` to the JSON object it reads on stdin.
+// An exec step that adds `"<key>": true` to the JSON object it reads on stdin and says so
+// on stderr.
 json Enrich(const std::string& key) {
-  return {{"argv", {"/bin/sh", "-c", "exec sed 's/}$/,\"" + key + "\":true}/'"}},
-          {"env", {{"PATH", "/usr/bin:/bin"}}}};
+  return {
+      {"argv",
+       {"/bin/sh", "-c", "echo 'adding " + key + "' >&2; exec sed 's/}$/,\"" + key + "\":true}/'"}},
+      {"env", {{"PATH", "/usr/bin:/bin"}}}};
 }
 
 TEST(Modules, ExecPipeWaitPollAndNotifyRunToSuccess) {
@@ -84,6 +87,8 @@ TEST(Modules, ExecPipeWaitPollAndNotifyRunToSuccess) {
   EXPECT_EQ(r["outputs"]["notified"], 200);
   EXPECT_TRUE(r["outputs"]["waited_until"].is_string());
   EXPECT_EQ(TaskById(r, "job")["status"], "succeeded");
+  // The programs' stderr lines went to the task log.
+  EXPECT_NE(stack.Logs().find("stderr: adding validated"), std::string::npos) << stack.Logs();
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_EQ(hooks.size(), 1u);
   EXPECT_EQ(hooks[0], json({{"text", "request " + id + " is through"},
