@@ -163,6 +163,18 @@ TEST(NotifyEmail, AnUnreachableServerIsRetryable) {
   EXPECT_TRUE(o.retryable) << o.error;
 }
 
+TEST(NotifyEmail, RequiredStarttlsThatIsNotOfferedFailsForGood) {
+  test::SmtpReceiver smtp;  // offers no STARTTLS
+  json params = Email(smtp);
+  params["email"]["starttls"] = "required";
+  test::TaskFixture f;
+  TaskOutcome o = f.Invoke(*MakeNotifyTask(), params);
+  ASSERT_EQ(o.kind, Kind::kFailed);
+  EXPECT_FALSE(o.retryable) << o.error;
+  EXPECT_NE(o.error.find("email via smtp://127.0.0.1:"), std::string::npos) << o.error;
+  EXPECT_TRUE(smtp.messages().empty());
+}
+
 TEST(NotifyParams, AreCheckedWithTheirPaths) {
   auto task = MakeNotifyTask();
   auto check = [&](const json& params) { return task->Validate(params, "/tasks/3/params"); };
