@@ -1,4 +1,6 @@
 // The exec, wait, http_poll and notify modules in one workflow, run by the real engine.
+#include <signal.h>
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -94,6 +96,38 @@ TEST(Modules, ExecPipeWaitPollAndNotifyRunToSuccess) {
   EXPECT_EQ(hooks[0], json({{"text", "request " + id + " is through"},
                             {"state", expected_state},
                             {"job", "job-9"}}));
+}
+
+TEST(Modules, AWaitTakenOverByAnotherEngineKeepsItsDeadline) {
+  Stack stack;
+  stack.AddTemplate(
+      "pause", {{"name", "pause"},
+                {"tasks", {{{"id", "pause"}, {"type", "wait"}, {"params", {{"duration", "3s"}}}}}},
+                {"outputs", {{"until", "${tasks.pause.outputs.waited_until}"}}}});
+  stack.SetEnv("WF_ENGINE_LEASE_MS", "1500");
+  stack.StartApi();
+  Process& first = stack.StartEngine("engine-a");
+  std::string id = stack.Submit("pause", json::object());
+  // The first engine saved the deadline; it dies without warning in the middle of the wait.
+  json saved;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto g = stack.Get("/v1/requests/" + id);
+        if (!g || g->status != 200) return false;
+        saved = TaskById(json::parse(g->body), "pause")["state"]["wait"];
+        return saved.is_object();
+      },
+      30s))
+      << stack.Logs();
+  first.Signal(SIGKILL);
+  first.Wait(10s);
+  stack.StartEngine("engine-b");
+  json r = stack.WaitDone(id, 60s);
+  ASSERT_EQ(r["status"], "succeeded") << r.dump(2);
+  EXPECT_EQ(stack.Sql("SELECT claims FROM requests WHERE id = '" + id + "'"), "2");
+  // The second engine waited for the deadline the first one saved, not for a new one.
+  EXPECT_EQ(TaskById(r, "pause")["state"]["wait"], saved);
+  EXPECT_TRUE(r["outputs"]["until"].is_string());
 }
 
 TEST(Modules, InvalidModuleParamsAreReportedWithTheirPath) {
