@@ -175,6 +175,26 @@ TEST(NotifyEmail, RequiredStarttlsThatIsNotOfferedFailsForGood) {
   EXPECT_TRUE(smtp.messages().empty());
 }
 
+TEST(NotifyEmail, AuthenticatesWithTheGivenCredentials) {
+  test::SmtpReceiver smtp;
+  smtp.RequireAuth("wf-engine", "s3cret");
+  json params = Email(smtp);
+  params["email"]["username"] = "wf-engine";
+  params["email"]["password"] = "s3cret";
+  test::TaskFixture f;
+  TaskOutcome o = f.Invoke(*MakeNotifyTask(), params);
+  ASSERT_EQ(o.kind, Kind::kSucceeded) << o.error;
+  ASSERT_EQ(smtp.messages().size(), 1u);
+  EXPECT_EQ(smtp.messages()[0].auth_user, "wf-engine");
+
+  params["email"]["password"] = "wrong";
+  test::TaskFixture g;
+  o = g.Invoke(*MakeNotifyTask(), params);
+  ASSERT_EQ(o.kind, Kind::kFailed);
+  EXPECT_FALSE(o.retryable) << o.error;
+  EXPECT_EQ(smtp.messages().size(), 1u);
+}
+
 TEST(NotifyParams, AreCheckedWithTheirPaths) {
   auto task = MakeNotifyTask();
   auto check = [&](const json& params) { return task->Validate(params, "/tasks/3/params"); };

@@ -61,6 +61,12 @@ void SmtpReceiver::SetRcptReply(const std::string& reply) {
   rcpt_reply_ = reply;
 }
 
+void SmtpReceiver::RequireAuth(const std::string& user, const std::string& password) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auth_user_ = user;
+  auth_password_ = password;
+}
+
 std::vector<SmtpReceiver::Message> SmtpReceiver::messages() {
   std::lock_guard<std::mutex> lock(mu_);
   return messages_;
@@ -88,8 +94,38 @@ void SmtpReceiver::Serve() {
   }
 }
 
+namespace {
+
+std::string Base64Decode(const std::string& in) {
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : in) {
+    size_t v = kAlphabet.find(c);
+    if (v == std::string::npos) continue;  // '=' padding
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xff);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void SmtpReceiver::Handle(int fd) {
   std::string buffer;
+  std::string want_user, want_password;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    want_user = auth_user_;
+    want_password = auth_password_;
+  }
+  std::string authenticated;
   auto send_line = [&](const std::string& line) {
     std::string out = line + "\r\n";
     return ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
@@ -125,12 +161,35 @@ void SmtpReceiver::Handle(int fd) {
       current.helo = arg;
       if (verb == "EHLO") {
         send_line("250-localhost");
+        if (!want_user.empty()) send_line("250-AUTH PLAIN");
         send_line("250-8BITMIME");
         send_line("250 SIZE 10485760");
       } else {
         send_line("250 localhost");
       }
+    } else if (verb == "AUTH") {
+      // "AUTH PLAIN <base64>" or "AUTH PLAIN", then the base64 on the next line.
+      std::string response = arg.size() > 6 ? arg.substr(6) : "";
+      if (response.empty()) {
+        send_line("334 ");
+        if (!read_line(&response)) return;
+      }
+      std::string plain = Base64Decode(response);  // authzid \0 authcid \0 password
+      size_t a = plain.find('\0');
+      size_t b = a == std::string::npos ? a : plain.find('\0', a + 1);
+      if (b != std::string::npos && plain.substr(a + 1, b - a - 1) == want_user &&
+          plain.substr(b + 1) == want_password && !want_user.empty()) {
+        authenticated = want_user;
+        send_line("235 2.7.0 authenticated");
+      } else {
+        send_line("535 5.7.8 authentication failed");
+      }
     } else if (verb == "MAIL") {
+      if (!want_user.empty() && authenticated.empty()) {
+        send_line("530 5.7.0 authentication required");
+        continue;
+      }
+      current.auth_user = authenticated;
       current.mail_from = arg.substr(arg.find(':') + 1);
       current.mail_from = current.mail_from.substr(0, current.mail_from.find(' '));
       send_line("250 OK");

@@ -28,12 +28,13 @@ class LocalHttpServer {
   std::thread thread_;
 };
 
-// Speaks enough of RFC 5321 (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) to accept
-// messages and keep them. One connection at a time.
+// Speaks enough of RFC 5321 (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and of
+// RFC 4954 AUTH PLAIN to accept messages and keep them. One connection at a time.
 class SmtpReceiver {
  public:
   struct Message {
     std::string helo;
+    std::string auth_user;          // who authenticated (AUTH PLAIN), "" if nobody
     std::string mail_from;          // the MAIL FROM argument, e.g. "<a@b>"
     std::vector<std::string> rcpt;  // RCPT TO arguments
     std::string data;               // the message as received, dot-unstuffed, CRLF kept
@@ -46,6 +47,8 @@ class SmtpReceiver {
 
   // The reply to every RCPT TO (default "250 OK"), e.g. "451 4.3.0 try again later".
   void SetRcptReply(const std::string& reply);
+  // Advertises AUTH PLAIN and requires these credentials before MAIL.
+  void RequireAuth(const std::string& user, const std::string& password);
   std::vector<Message> messages();
   // Waits until `n` messages were accepted (at most 30 s, against a hang); true if they were.
   // A message is kept before its "250" is sent, so after a successful send it is here.
@@ -61,6 +64,7 @@ class SmtpReceiver {
   std::mutex mu_;
   std::condition_variable cv_;
   std::string rcpt_reply_ = "250 OK";
+  std::string auth_user_, auth_password_;
   std::vector<Message> messages_;
   bool stopping_ = false;
 };
