@@ -11,6 +11,7 @@
 #   $WF_HOME/pg          PostgreSQL cluster (log: pg/postgresql.log)
 #   $WF_HOME/redis       Redis data (log: redis/redis.log)
 #   $WF_HOME/logs        service logs (wf-api.log, wf-engine.log, ...)
+#   $WF_HOME/syslog      wf-syslog's store of request logs (docs/logging.md)
 #   $WF_HOME/run         service pid files
 #   $WF_HOME/stack.env   `source` it to get WF_API_URL, WF_DATABASE_URL, WF_REDIS_URL
 #   $WF_HOME/config.yaml optional; passed to the services as --config when present
@@ -19,6 +20,7 @@
 #   WF_HOME [<repo>/.wf]   WF_API_PORT [8470]   WF_PG_PORT [55432]
 #   WF_REDIS_PORT [56379]  WF_TEMPLATES_DIR [<repo>/templates]
 #   WF_BUILD_DIR [<repo>/build]
+#   WF_SYSLOG_TCP_PORT, WF_SYSLOG_UDP_PORT [5514]   WF_SYSLOG_HTTP_PORT [8471]
 #   WF_SKIP_DEPS=1         do not check/install system packages on `up`
 #   WF_SKIP_BUILD=1        do not (re)build on `up`; use the binaries in WF_BUILD_DIR
 #
@@ -38,6 +40,9 @@ WF_PG_PORT="${WF_PG_PORT:-55432}"
 WF_REDIS_PORT="${WF_REDIS_PORT:-56379}"
 WF_TEMPLATES_DIR="${WF_TEMPLATES_DIR:-${REPO}/templates}"
 WF_BUILD_DIR="${WF_BUILD_DIR:-${REPO}/build}"
+WF_SYSLOG_TCP_PORT="${WF_SYSLOG_TCP_PORT:-5514}"
+WF_SYSLOG_UDP_PORT="${WF_SYSLOG_UDP_PORT:-5514}"
+WF_SYSLOG_HTTP_PORT="${WF_SYSLOG_HTTP_PORT:-8471}"
 
 # Make WF_HOME absolute: the pid files and config paths handed to the
 # services must not depend on the current directory.
@@ -141,6 +146,11 @@ start_service() {
     WF_API_HOST=127.0.0.1 \
     WF_API_PORT="${WF_API_PORT}" \
     WF_TEMPLATES_DIR="${WF_TEMPLATES_DIR}" \
+    WF_SYSLOG_DIR="${WF_HOME}/syslog" \
+    WF_SYSLOG_BIND=127.0.0.1 \
+    WF_SYSLOG_TCP_PORT="${WF_SYSLOG_TCP_PORT}" \
+    WF_SYSLOG_UDP_PORT="${WF_SYSLOG_UDP_PORT}" \
+    WF_SYSLOG_HTTP_PORT="${WF_SYSLOG_HTTP_PORT}" \
     "${bin}" "${args[@]}" || return 1
   wf_log "${name} started (pid $(cat "$(service_pidfile "${name}")"), log: ${log})"
 }
@@ -303,6 +313,8 @@ The workflow engine is running at ${API_URL}
 
   Templates: ${WF_TEMPLATES_DIR}
   Logs:      ${LOG_DIR}/ (services), ${PG_DIR}/postgresql.log, ${REDIS_DIR}/redis.log
+  Request logs: http://127.0.0.1:${WF_SYSLOG_HTTP_PORT}/v1/requests/<request_id>/logs
+                (wf-syslog, store in ${WF_HOME}/syslog; syslog on 127.0.0.1:${WF_SYSLOG_TCP_PORT})
   Database:  psql ${DATABASE_URL}
   Status:    ${SCRIPT_DIR}/stack.sh status
   Stop:      ${SCRIPT_DIR}/stack.sh down
