@@ -590,5 +590,50 @@ TEST(SyslogServiceTest, ForwardsEveryMessageToAnUpstreamSyslog) {
   EXPECT_EQ(CountLines(s.RequestLog(trace, req)), 1u);
 }
 
+TEST(SyslogServiceTest, ForwardingNeverBlocksReceiving) {
+  // The upstream is down (nothing listens): the queue of 2 fills and further messages are
+  // dropped and counted, while every line is still stored.
+  const int closed_port = FreePort();
+  SyslogService s(SyslogService::Env{
+      {"WF_SYSLOG_FORWARD_URL", "tcp://127.0.0.1:" + std::to_string(closed_port)},
+      {"WF_SYSLOG_FORWARD_QUEUE", "2"}});
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const std::string trace = Uuid(60), req = Uuid(61);
+  {
+    RawTcp c(s.tcp());
+    std::string batch;
+    for (int i = 0; i < 20; ++i) batch += Octets(Msg(trace, req, "t", "line " + std::to_string(i)));
+    c.Send(batch);
+  }
+  EXPECT_TRUE(WaitFor([&] { return CountLines(s.RequestLog(trace, req)) == 20; }, 10s));
+  EXPECT_TRUE(
+      WaitFor([&] { return s.Metric("wf_syslog_dropped_total{reason=\"forward\"}") >= 17; }, 10s));
+  EXPECT_EQ(s.Metric("wf_syslog_forwarded_total"), 0);
+}
+
+TEST(SyslogServiceTest, BadSettingsStopTheStartNamingTheKey) {
+  const std::string dir = MakeTempDir("wf-syslog-bad");
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* expect;
+  };
+  for (const Case& k : {Case{"WF_SYSLOG_FORWARD_URL", "http://loghost:514", "syslog.forward_url"},
+                        Case{"WF_SYSLOG_BIND", "localhost:1", "syslog.bind"},
+                        Case{"WF_SYSLOG_TCP_PORT", "abc", "WF_SYSLOG_TCP_PORT"}}) {
+    std::map<std::string, std::string> env = {{"WF_SYSLOG_DIR", dir + "/store"},
+                                              {"WF_SYSLOG_UDP_PORT", "0"},
+                                              {"WF_SYSLOG_TCP_PORT", "0"},
+                                              {"WF_SYSLOG_HTTP_PORT", "0"},
+                                              {"WF_REDIS_URL", RedisUrl()}};
+    env[k.key] = k.value;
+    Process p("wf-syslog", WF_SYSLOG_BIN, {}, env, dir + "/" + k.key + ".log");
+    EXPECT_EQ(p.Wait(20s), 2) << k.key;
+    EXPECT_NE(p.Log().find(k.expect), std::string::npos) << p.Log();
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 }  // namespace
 }  // namespace wf::test
