@@ -507,8 +507,9 @@ TEST(SyslogServiceTest, FollowStreamsLinesUntilTheRequestIsSealed) {
   EXPECT_EQ(JsonLines(again->body).size(), 2u);
 }
 
-// A real rsyslogd, unprivileged, listening on a free loopback port (imtcp) and writing the
-// fields it parsed from each message to a file (omfile with a template).
+// A real rsyslogd, unprivileged, listening on a free loopback port (imtcp, and imudp on the
+// same port number) and writing the fields it parsed from each message to a file (omfile
+// with a template).
 class Rsyslog {
  public:
   Rsyslog() {
@@ -519,6 +520,7 @@ class Rsyslog {
               "global(workDirectory=\"" + dir_ +
                   "\")\n"
                   "module(load=\"imtcp\")\n"
+                  "module(load=\"imudp\")\n"
                   "template(name=\"wf_fields\" type=\"string\" string=\"%hostname%|%app-name%|"
                   "%procid%|%msgid%|%syslogseverity-text%|%structured-data%|%msg%\\n\")\n"
                   "ruleset(name=\"wf_in\") {\n"
@@ -527,7 +529,9 @@ class Rsyslog {
                   "\" template=\"wf_fields\")\n"
                   "}\n"
                   "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" +
-                  std::to_string(port_) + "\" ruleset=\"wf_in\")\n");
+                  std::to_string(port_) + "\" ruleset=\"wf_in\")\n" +
+                  "input(type=\"imudp\" address=\"127.0.0.1\" port=\"" + std::to_string(port_) +
+                  "\" ruleset=\"wf_in\")\n");
     process_ = std::make_unique<Process>(
         "rsyslogd", "/usr/sbin/rsyslogd",
         std::vector<std::string>{"-n", "-f", conf, "-i", dir_ + "/rsyslogd.pid"},
@@ -588,6 +592,22 @@ TEST(SyslogServiceTest, ForwardsEveryMessageToAnUpstreamSyslog) {
   EXPECT_TRUE(WaitFor([&] { return s.Metric("wf_syslog_forwarded_total") == 2; }, 10s));
   // Forwarding does not replace storing.
   EXPECT_EQ(CountLines(s.RequestLog(trace, req)), 1u);
+}
+
+TEST(SyslogServiceTest, ForwardsOverUdpToo) {
+  Rsyslog upstream;
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  SyslogService s(SyslogService::Env{
+      {"WF_SYSLOG_FORWARD_URL", "udp://127.0.0.1:" + std::to_string(upstream.port())}});
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const std::string trace = Uuid(55), req = Uuid(56);
+  s.SendTcp(Msg(trace, req, "t", "by datagram", 3, "2024-05-01T10:00:00Z", "step"));
+  ASSERT_TRUE(WaitFor([&] { return CountLines(upstream.out()) == 1; }, 20s))
+      << upstream.Log() << "\n"
+      << s.Log();
+  EXPECT_EQ(ReadFile(upstream.out()), "host1|wf-engine|77|step|err|[wf@32473 trace_id=\"" + trace +
+                                          "\" request_id=\"" + req +
+                                          "\" task_id=\"t\"]|by datagram\n");
 }
 
 TEST(SyslogServiceTest, ForwardingNeverBlocksReceiving) {
