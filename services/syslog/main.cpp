@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   ropts.udp_port = cfg.udp_port;
   ropts.tcp_port = cfg.tcp_port;
   ropts.max_connections = static_cast<size_t>(cfg.max_connections);
+  ropts.idle_timeout_s = cfg.idle_timeout_s;
   ropts.limits.max_message_bytes = static_cast<size_t>(cfg.max_frame_bytes);
   ropts.limits.max_field_bytes = static_cast<size_t>(cfg.max_field_bytes);
 

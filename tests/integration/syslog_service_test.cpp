@@ -339,6 +339,16 @@ TEST(SyslogServiceTest, ConnectionsOverTheLimitAreRefused) {
   EXPECT_EQ(s.Metric("wf_syslog_dropped_total{reason=\"connections\"}"), 1);
 }
 
+TEST(SyslogServiceTest, SilentConnectionsAreClosed) {
+  SyslogService s(SyslogService::Env{{"WF_SYSLOG_IDLE_TIMEOUT_S", "1"}});
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  RawTcp stalled(s.tcp());
+  stalled.Send("100 <13>1 - - -");  // a frame it never finishes
+  EXPECT_TRUE(WaitFor([&] { return stalled.ClosedByPeer(); }, 20s));
+  EXPECT_EQ(s.Metric("wf_syslog_dropped_total{reason=\"truncated\"}"), 1);
+  EXPECT_EQ(s.Metric("wf_syslog_tcp_connections"), 0);
+}
+
 TEST(SyslogServiceTest, SealThenReadTheSealAndDropLateLines) {
   SyslogService s;
   ASSERT_FALSE(::testing::Test::HasFailure());

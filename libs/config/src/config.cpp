@@ -109,6 +109,8 @@ const std::vector<Field>& Fields() {
              "wf-syslog: longest HOSTNAME, APP-NAME, PROCID, MSGID, SD name"),
       WF_INT("syslog.max_connections", syslog.max_connections, 1, 60000,
              "wf-syslog: TCP connections at once"),
+      WF_INT("syslog.idle_timeout_s", syslog.idle_timeout_s, 0, 86400 * 7,
+             "wf-syslog: seconds a TCP connection may stay silent before it is closed (0: never)"),
       WF_STR("syslog.forward_url", syslog.forward_url,
              "wf-syslog: upstream syslog, tcp://host:port or udp://host:port (empty: off)"),
       WF_INT("syslog.forward_queue", syslog.forward_queue, 1, 10000000,

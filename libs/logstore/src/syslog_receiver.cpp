@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <list>
 #include <vector>
@@ -25,7 +27,27 @@ struct Connection {
   int fd;
   SyslogFramer framer;
   std::string peer;
+  std::chrono::steady_clock::time_point last_read;
 };
+
+// Closes the connections that sent nothing for `idle_timeout_s` (when > 0).
+void CloseIdle(std::list<Connection>* conns, int idle_timeout_s, LogMetrics& metrics) {
+  if (idle_timeout_s <= 0) return;
+  const auto cutoff = std::chrono::steady_clock::now() - std::chrono::seconds(idle_timeout_s);
+  for (auto it = conns->begin(); it != conns->end();) {
+    if (it->last_read > cutoff) {
+      ++it;
+      continue;
+    }
+    if (it->framer.pending_bytes() > 0) {
+      metrics.dropped_truncated.fetch_add(1, std::memory_order_relaxed);
+    }
+    spdlog::info("syslog: closing idle tcp connection from {}", it->peer);
+    ::close(it->fd);
+    it = conns->erase(it);
+  }
+  metrics.connections.store(conns->size(), std::memory_order_relaxed);
+}
 
 Status SysError(const std::string& what) {
   return Status::Unavailable(what + ": " + std::strerror(errno));
@@ -132,7 +154,18 @@ void SyslogReceiver::Run() {
       fds.push_back({it->fd, POLLIN, 0});
       order.push_back(it);
     }
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
+    // Without an idle limit poll() waits for traffic; with one, until the next connection
+    // would time out.
+    const auto idle = std::chrono::seconds(options_.idle_timeout_s);
+    int timeout_ms = -1;
+    if (options_.idle_timeout_s > 0 && !conns.empty()) {
+      auto oldest = conns.front().last_read;
+      for (const auto& c : conns) oldest = std::min(oldest, c.last_read);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          oldest + idle - std::chrono::steady_clock::now());
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, 60000));
+    }
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("syslog: poll: {}", std::strerror(errno));
       break;
@@ -175,7 +208,8 @@ void SyslogReceiver::Run() {
         char ip[INET_ADDRSTRLEN] = "?";
         ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
         conns.push_back(Connection{fd, SyslogFramer(max_frame),
-                                   std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port))});
+                                   std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port)),
+                                   std::chrono::steady_clock::now()});
         metrics_.connections.store(conns.size(), std::memory_order_relaxed);
       }
     }
@@ -193,6 +227,7 @@ void SyslogReceiver::Run() {
         continue;
       }
       metrics_.bytes_tcp.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      it->last_read = std::chrono::steady_clock::now();
       Status s = it->framer.Feed(std::string_view(chunk.data(), static_cast<size_t>(n)),
                                  [&](std::string_view frame) {
                                    Deliver(frame);
@@ -204,6 +239,7 @@ void SyslogReceiver::Run() {
         close_conn(it);
       }
     }
+    CloseIdle(&conns, options_.idle_timeout_s, metrics_);
   }
   for (auto& c : conns) ::close(c.fd);
   metrics_.connections.store(0, std::memory_order_relaxed);

@@ -53,6 +53,7 @@ struct Config {
     int max_frame_bytes = 64 * 1024;  // one datagram or TCP frame
     int max_field_bytes = 255;        // HOSTNAME, APP-NAME, SD names...
     int max_connections = 256;        // TCP connections at once
+    int idle_timeout_s = 300;         // silent TCP connections are closed; 0 = never
     std::string forward_url;          // tcp://host:port or udp://host:port; "" = off
     int forward_queue = 10000;        // messages waiting to be forwarded
     int retention_days = 30;          // sealed request logs older than this are deleted; 0 = keep

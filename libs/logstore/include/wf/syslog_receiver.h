@@ -3,7 +3,8 @@
 // a slow or hostile client never holds up the others: reads are non-blocking and bounded
 // per wake-up. Malformed or oversized messages are counted (LogMetrics) and dropped; a
 // connection whose framing breaks is closed. Connections beyond max_connections are closed
-// at once.
+// at once, and connections that stay silent for idle_timeout_s are closed too, so stalled
+// clients cannot hold every slot forever.
 //
 // Bind() and Start()/Stop() are called from one thread; the handler runs on the receiver
 // thread.
@@ -25,7 +26,8 @@ struct ReceiverOptions {
   int udp_port = 0;                // 0: any free port
   int tcp_port = 0;
   size_t max_connections = 256;
-  SyslogLimits limits;  // limits.max_message_bytes bounds datagrams and frames
+  int idle_timeout_s = 300;  // a TCP connection silent this long is closed; 0: never
+  SyslogLimits limits;       // limits.max_message_bytes bounds datagrams and frames
 };
 
 class SyslogReceiver {
