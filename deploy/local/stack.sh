@@ -60,9 +60,11 @@ API_URL="http://127.0.0.1:${WF_API_PORT}"
 DATABASE_URL="postgresql://postgres@127.0.0.1:${WF_PG_PORT}/wf"
 REDIS_URL="redis://127.0.0.1:${WF_REDIS_PORT}"
 
-# Services: name -> binary (relative to the build dir). wf-syslog is
-# optional: it is managed only when its binary exists.
-SERVICE_NAMES=(wf-api wf-engine wf-syslog)
+# Services: name -> binary (relative to the build dir), in start order
+# (wf-syslog first, so the others can ship their log lines to it from the
+# start; stopped last). wf-syslog is optional: it is managed only when its
+# binary exists.
+SERVICE_NAMES=(wf-syslog wf-api wf-engine)
 declare -A SERVICE_BIN=(
   [wf-api]="services/api/wf-api"
   [wf-engine]="services/engine/wf-engine"
@@ -131,7 +133,11 @@ start_service() {
   fi
   [[ -x "${bin}" ]] || wf_die "${name} binary not found: ${bin}" || return 1
 
-  local -a args=()
+  local -a args=() shipping=()
+  # Log lines go to wf-syslog too when it is part of the stack.
+  if [[ -x "$(service_bin wf-syslog)" ]]; then
+    shipping=(WF_LOG_SYSLOG_URL="tcp://127.0.0.1:${WF_SYSLOG_TCP_PORT}")
+  fi
   if [[ -f "${CONFIG_FILE}" ]]; then
     args+=(--config "${CONFIG_FILE}")
   fi
@@ -151,6 +157,7 @@ start_service() {
     WF_SYSLOG_TCP_PORT="${WF_SYSLOG_TCP_PORT}" \
     WF_SYSLOG_UDP_PORT="${WF_SYSLOG_UDP_PORT}" \
     WF_SYSLOG_HTTP_PORT="${WF_SYSLOG_HTTP_PORT}" \
+    "${shipping[@]}" \
     "${bin}" "${args[@]}" || return 1
   wf_log "${name} started (pid $(cat "$(service_pidfile "${name}")"), log: ${log})"
 }

@@ -7,6 +7,7 @@
 #include "wf/api_server.h"
 #include "wf/core/ids.h"
 #include "wf/db.h"
+#include "wf/log_shipping.h"
 #include "wf/presence.h"
 #include "wf/redis.h"
 #include "wf/service.h"
@@ -52,5 +53,6 @@ int main(int argc, char** argv) {
   serving.join();
   presence.Stop();
   spdlog::info("stopped");
+  wf::StopLogShipping();
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "builtin.h"
 #include "wf/db.h"
 #include "wf/engine.h"
+#include "wf/log_shipping.h"
 #include "wf/presence.h"
 #include "wf/redis.h"
 #include "wf/service.h"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   engine.Stop();
   presence.Stop();
   spdlog::info("stopped");
+  wf::StopLogShipping();
   spdlog::shutdown();
   // Task invocations still running past the grace period are abandoned: their requests
   // were released and another engine re-invokes them.

@@ -13,6 +13,7 @@
 #include "wf/core/ids.h"
 #include "wf/log_metrics.h"
 #include "wf/log_server.h"
+#include "wf/log_shipping.h"
 #include "wf/logstore.h"
 #include "wf/presence.h"
 #include "wf/redis.h"
@@ -58,8 +59,9 @@ int main(int argc, char** argv) {
       spdlog::critical("configuration error: {}", target.status().message());
       return 2;
     }
-    forwarder = std::make_unique<wf::SyslogForwarder>(
-        *target, static_cast<size_t>(cfg.forward_queue), metrics);
+    forwarder =
+        std::make_unique<wf::SyslogForwarder>(*target, static_cast<size_t>(cfg.forward_queue),
+                                              &metrics.forwarded, &metrics.dropped_forward);
   }
 
   wf::LogStore store(cfg.dir);
@@ -183,5 +185,6 @@ int main(int argc, char** argv) {
   if (forwarder) forwarder->Stop();
   presence.Stop();
   spdlog::info("stopped");
+  wf::StopLogShipping();
   return 0;
 }

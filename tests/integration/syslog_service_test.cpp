@@ -665,5 +665,51 @@ TEST(SyslogServiceTest, BadSettingsStopTheStartNamingTheKey) {
   fs::remove_all(dir, ec);
 }
 
+TEST(SyslogServiceTest, EngineShipsRequestLogsAndSealsThemWhenTheRequestEnds) {
+  SyslogService s;
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Stack stack;
+  stack.SetEnv("WF_LOG_SYSLOG_URL", "tcp://127.0.0.1:" + std::to_string(s.tcp()));
+  stack.StartApi();
+  stack.StartEngine("engine-1");
+  const std::string trace = Uuid(70);
+  const std::string id = stack.Submit("hello", {{"name", "world"}}, trace);
+  json r = stack.WaitDone(id, 30s);
+  ASSERT_EQ(r["status"], "succeeded") << r.dump() << stack.Logs();
+
+  // The engine seals the log once the request has ended.
+  std::string seal_body;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto seal = s.http().Get("/v1/requests/" + id + "/logs/seal");
+        if (!seal || seal->status != 200) return false;
+        seal_body = seal->body;
+        return true;
+      },
+      20s))
+      << s.Log() << stack.Logs();
+  json record = json::parse(seal_body);
+  EXPECT_EQ(record["trace_id"], trace);
+  EXPECT_GT(record["lines"].get<int>(), 0);
+
+  auto logs = s.http().Get("/v1/requests/" + id + "/logs");
+  ASSERT_TRUE(logs);
+  ASSERT_EQ(logs->status, 200);
+  std::vector<json> lines = JsonLines(logs->body);
+  EXPECT_EQ(lines.size(), record["lines"].get<size_t>());
+  bool task_line = false;
+  for (const auto& l : lines) {
+    EXPECT_EQ(l["trace_id"], trace);
+    EXPECT_EQ(l["request_id"], id);
+    EXPECT_TRUE(l["app"] == "wf-engine" || l["app"] == "wf-api") << l.dump();
+    if (l["task_id"] == "greet" && l["app"] == "wf-engine") task_line = true;
+  }
+  EXPECT_TRUE(task_line) << logs->body;
+  auto by_trace = s.http().Get("/v1/traces/" + trace + "/logs?task_id=greet");
+  ASSERT_TRUE(by_trace);
+  EXPECT_EQ(by_trace->status, 200);
+  EXPECT_FALSE(JsonLines(by_trace->body).empty());
+}
+
 }  // namespace
 }  // namespace wf::test

@@ -78,6 +78,9 @@ const std::vector<Field>& Fields() {
       WF_STR("redis_url", redis_url, "Redis URL (redis://host:port[/db])"),
       WF_STR("templates_dir", templates_dir, "folder of *.json workflow templates"),
       WF_STR("log_level", log_level, "trace, debug, info, warn or error"),
+      WF_STR("log_syslog_url", log_syslog_url,
+             "ship log lines with their ids to wf-syslog: tcp://host:port or udp://host:port "
+             "(empty: stderr only)"),
       WF_STR("api.host", api.host, "address the API listens on"),
       WF_INT("api.port", api.port, 1, 65535, "port the API listens on"),
       WF_INT("api.threads", api.threads, 1, 1024, "HTTP worker threads"),

@@ -13,6 +13,7 @@
 
 #include "wf/committer.h"
 #include "wf/db.h"
+#include "wf/log_shipping.h"
 #include "wf/logging.h"
 #include "wf/redis.h"
 #include "wf/redis_task_state.h"
@@ -446,6 +447,7 @@ class Engine::Impl {
                       } else {
                         spdlog::warn("request {}: {}", c.status, c.error);
                       }
+                      SealRequestLog(run->request().trace_id, id);
                       finished_++;
                       DropRun(id);
                       workers_.Submit([this, id] {

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "wf/log_shipping.h"
 #include "wf/logging.h"
 
 namespace wf {
@@ -62,6 +63,14 @@ ServiceInit InitService(const std::string& name, int argc, char** argv,
     std::cerr << name << ": configuration error: log_level: " << error << "\n";
     out.exit_code = 2;
     out.exit_now = true;
+  }
+  if (!out.exit_now && !out.config.log_syslog_url.empty()) {
+    Status s = StartLogShipping(out.config.log_syslog_url, name);
+    if (!s.ok()) {
+      std::cerr << name << ": configuration error: " << s.message() << "\n";
+      out.exit_code = 2;
+      out.exit_now = true;
+    }
   }
   return out;
 }

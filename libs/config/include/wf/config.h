@@ -20,6 +20,7 @@ struct Config {
   std::string redis_url = "redis://127.0.0.1:56379";
   std::string templates_dir = "templates";
   std::string log_level = "info";
+  std::string log_syslog_url;  // ship log lines to wf-syslog: tcp://host:port or udp://host:port
 
   struct Api {
     std::string host = "127.0.0.1";

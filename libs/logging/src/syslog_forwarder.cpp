@@ -11,8 +11,15 @@
 #include <cstring>
 
 namespace wf {
+namespace {
 
-Result<ForwardTarget> ParseForwardUrl(const std::string& url) {
+thread_local bool tls_sender_thread = false;
+
+}  // namespace
+
+bool SyslogForwarder::OnSenderThread() { return tls_sender_thread; }
+
+Result<ForwardTarget> ParseForwardUrl(const std::string& url, const std::string& key) {
   ForwardTarget t;
   std::string rest;
   if (url.rfind("tcp://", 0) == 0) {
@@ -21,29 +28,32 @@ Result<ForwardTarget> ParseForwardUrl(const std::string& url) {
     t.tcp = false;
     rest = url.substr(6);
   } else {
-    return Status::Invalid("syslog.forward_url: '" + url +
-                           "' must be tcp://host:port or udp://host:port");
+    return Status::Invalid(key + ": '" + url + "' must be tcp://host:port or udp://host:port");
   }
   const size_t colon = rest.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) {
-    return Status::Invalid("syslog.forward_url: '" + url + "' needs a host and a port");
+    return Status::Invalid(key + ": '" + url + "' needs a host and a port");
   }
   t.host = rest.substr(0, colon);
   if (t.host.front() == '[' && t.host.back() == ']') t.host = t.host.substr(1, t.host.size() - 2);
   const std::string port = rest.substr(colon + 1);
   if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoi(port) < 1 || std::stoi(port) > 65535) {
-    return Status::Invalid("syslog.forward_url: port '" + port + "' is not in 1..65535");
+    return Status::Invalid(key + ": port '" + port + "' is not in 1..65535");
   }
   t.port = std::stoi(port);
   if (t.host.find_first_of("/?#@ ") != std::string::npos) {
-    return Status::Invalid("syslog.forward_url: '" + url + "' has a bad host");
+    return Status::Invalid(key + ": '" + url + "' has a bad host");
   }
   return t;
 }
 
-SyslogForwarder::SyslogForwarder(ForwardTarget target, size_t max_queue, LogMetrics& metrics)
-    : target_(std::move(target)), max_queue_(max_queue), metrics_(metrics) {}
+SyslogForwarder::SyslogForwarder(ForwardTarget target, size_t max_queue,
+                                 std::atomic<uint64_t>* sent, std::atomic<uint64_t>* dropped)
+    : target_(std::move(target)),
+      max_queue_(max_queue),
+      sent_(sent != nullptr ? sent : &own_sent_),
+      dropped_(dropped != nullptr ? dropped : &own_dropped_) {}
 
 SyslogForwarder::~SyslogForwarder() {
   Stop(0);
@@ -69,7 +79,7 @@ void SyslogForwarder::Enqueue(std::string message) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_ || queue_.size() >= max_queue_) {
-      metrics_.dropped_forward.fetch_add(1, std::memory_order_relaxed);
+      dropped_->fetch_add(1, std::memory_order_relaxed);
       return;
     }
     queue_.push_back(std::move(message));
@@ -131,7 +141,7 @@ bool SyslogForwarder::Send(const std::string& message) {
       if (errno == EINTR) continue;
       if (!target_.tcp) {
         // A datagram the upstream did not take is lost; the socket stays usable.
-        metrics_.dropped_forward.fetch_add(1, std::memory_order_relaxed);
+        dropped_->fetch_add(1, std::memory_order_relaxed);
         return true;
       }
       spdlog::warn("syslog forward: send to {}:{} failed: {}", target_.host, target_.port,
@@ -140,11 +150,12 @@ bool SyslogForwarder::Send(const std::string& message) {
     }
     rest.remove_prefix(static_cast<size_t>(n));
   }
-  metrics_.forwarded.fetch_add(1, std::memory_order_relaxed);
+  sent_->fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 void SyslogForwarder::Run() {
+  tls_sender_thread = true;
   int backoff_ms = 100;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
@@ -167,7 +178,7 @@ void SyslogForwarder::Run() {
     cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stop_; });
     backoff_ms = std::min(backoff_ms * 2, 5000);
   }
-  metrics_.dropped_forward.fetch_add(queue_.size(), std::memory_order_relaxed);
+  dropped_->fetch_add(queue_.size(), std::memory_order_relaxed);
   queue_.clear();
 }
 
