@@ -147,10 +147,11 @@ int main(int argc, char** argv) {
       const wf::RetentionResult r = store.RunRetention(
           std::chrono::system_clock::now(), std::chrono::hours(24) * cfg.retention_days,
           static_cast<uint64_t>(cfg.retention_max_bytes));
-      if (r.deleted_requests > 0) {
-        spdlog::info("retention deleted {} request logs ({} bytes)", r.deleted_requests,
-                     r.deleted_bytes);
+      if (r.deleted_requests > 0 || r.sealed_stale > 0) {
+        spdlog::info("retention deleted {} request logs ({} bytes), sealed {} idle ones",
+                     r.deleted_requests, r.deleted_bytes, r.sealed_stale);
       }
+      metrics.sealed.fetch_add(static_cast<uint64_t>(r.sealed_stale));
       metrics.retention_deleted.fetch_add(static_cast<uint64_t>(r.deleted_requests));
       metrics.retention_deleted_bytes.fetch_add(r.deleted_bytes);
       lock.lock();

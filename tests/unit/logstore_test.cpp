@@ -351,7 +351,8 @@ TEST_F(RetentionTest, DeletesSealedLogsOlderThanTheRetention) {
   SealedRequest("old", std::chrono::hours(24 * 10), 10);
   SealedRequest("new", std::chrono::hours(1), 10);
   ASSERT_EQ(store_->Append(Rec(kTrace, "running", "x")), AppendResult::kStored);
-  fs::last_write_time(LogPath(kTrace, "running"),
+  ASSERT_EQ(store_->Append(Rec(kTrace, "abandoned", "x")), AppendResult::kStored);
+  fs::last_write_time(LogPath(kTrace, "abandoned"),
                       fs::file_time_type::clock::now() - std::chrono::hours(24 * 100));
   RetentionResult r =
       store_->RunRetention(std::chrono::system_clock::now(), std::chrono::hours(24 * 7), 0);
@@ -360,8 +361,14 @@ TEST_F(RetentionTest, DeletesSealedLogsOlderThanTheRetention) {
   EXPECT_FALSE(fs::exists(LogPath(kTrace, "old")));
   EXPECT_FALSE(fs::exists(dir_ / "traces" / kTrace / "old.seal"));
   EXPECT_TRUE(fs::exists(LogPath(kTrace, "new")));
-  EXPECT_TRUE(fs::exists(LogPath(kTrace, "running")));  // never sealed: kept
   EXPECT_EQ(store_->GetSeal("old").status().code(), StatusCode::kNotFound);
+  // Unsealed logs are never deleted; one idle for the whole retention is sealed, so that
+  // it ages out like the others.
+  EXPECT_TRUE(fs::exists(LogPath(kTrace, "running")));
+  EXPECT_FALSE(store_->IsSealed("running"));
+  EXPECT_EQ(r.sealed_stale, 1);
+  EXPECT_TRUE(fs::exists(LogPath(kTrace, "abandoned")));
+  EXPECT_TRUE(store_->IsSealed("abandoned"));
 }
 
 TEST_F(RetentionTest, SizeCapDeletesOldestSealedFirst) {

@@ -380,6 +380,11 @@ Result<SealRecord> LogStore::Seal(const std::string& trace_id, const std::string
     if (!found.ok()) return found.status();
     trace = *found;
   }
+  return SealLocked(trace, request_id, created);
+}
+
+Result<SealRecord> LogStore::SealLocked(const std::string& trace, const std::string& request_id,
+                                        bool* created) {
   const std::string dir = RequestDir(trace);
   const std::string log_path = dir + "/" + request_id + ".log";
   const std::string seal_path = dir + "/" + request_id + ".seal";
@@ -538,30 +543,39 @@ RetentionResult LogStore::RunRetention(std::chrono::system_clock::time_point now
   };
   std::lock_guard<std::mutex> lock(mu_);
   RetentionResult result;
+  const auto file_now =
+      fs::file_time_type::clock::now() + std::chrono::duration_cast<fs::file_time_type::duration>(
+                                             now - std::chrono::system_clock::now());
+  const auto cutoff = file_now - max_age;
   std::vector<Sealed> sealed;
   uint64_t total = 0;
   std::error_code ec;
   for (const auto& trace : fs::directory_iterator(fs::path(dir_) / "traces", ec)) {
     std::error_code ec2;
     for (const auto& entry : fs::directory_iterator(trace.path(), ec2)) {
+      if (entry.path().extension() != ".log") continue;
       std::error_code ec3;
-      if (entry.path().extension() == ".log") {
-        total += entry.file_size(ec3);
-      } else if (entry.path().extension() == ".seal") {
-        fs::path log = entry.path();
-        log.replace_extension(".log");
-        const uint64_t bytes = fs::file_size(log, ec3);
-        sealed.push_back({entry.last_write_time(ec3), log, entry.path(), ec3 ? 0 : bytes});
+      const uint64_t bytes = entry.file_size(ec3);
+      total += ec3 ? 0 : bytes;
+      fs::path seal = entry.path();
+      seal.replace_extension(".seal");
+      if (!fs::exists(seal, ec3)) {
+        // A log nobody sealed and nobody wrote to for a whole retention period belongs to a
+        // request that ended without a seal: seal it, so it ages out like the others.
+        if (max_age.count() == 0 || entry.last_write_time(ec3) >= cutoff || ec3) continue;
+        if (!SealLocked(trace.path().filename().string(), entry.path().stem().string(), nullptr)
+                 .ok()) {
+          continue;
+        }
+        ++result.sealed_stale;
       }
+      sealed.push_back({fs::last_write_time(seal, ec3), entry.path(), seal, bytes});
     }
   }
   std::sort(sealed.begin(), sealed.end(),
             [](const Sealed& a, const Sealed& b) { return a.sealed < b.sealed; });
-  const auto file_now =
-      fs::file_time_type::clock::now() + std::chrono::duration_cast<fs::file_time_type::duration>(
-                                             now - std::chrono::system_clock::now());
   for (const Sealed& s : sealed) {
-    const bool too_old = max_age.count() > 0 && s.sealed < file_now - max_age;
+    const bool too_old = max_age.count() > 0 && s.sealed < cutoff;
     const bool over_cap = max_bytes > 0 && total > max_bytes;
     // Oldest first: once one is young enough and the cap is met, so are all after it.
     if (!too_old && !over_cap) break;

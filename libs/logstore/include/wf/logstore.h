@@ -92,6 +92,7 @@ enum class AppendResult { kStored, kSealed, kBadId, kIoError };
 struct RetentionResult {
   int deleted_requests = 0;
   uint64_t deleted_bytes = 0;
+  int sealed_stale = 0;  // unsealed logs idle for max_age, sealed by retention
 };
 
 class LogStore {
@@ -136,14 +137,17 @@ class LogStore {
   uint64_t version() const;
   uint64_t WaitForChange(uint64_t seen, std::chrono::steady_clock::time_point until);
 
-  // Deletes sealed request logs whose seal is older than `max_age` (when > 0), then the
-  // oldest sealed ones until the request logs take at most `max_bytes` (when > 0).
+  // Seals request logs nobody wrote to for `max_age` (when > 0), deletes sealed request
+  // logs whose seal is older than `max_age`, then the oldest sealed ones until the request
+  // logs take at most `max_bytes` (when > 0). Logs still written to are never deleted.
   RetentionResult RunRetention(std::chrono::system_clock::time_point now,
                                std::chrono::seconds max_age, uint64_t max_bytes);
 
  private:
   std::string RequestDir(const std::string& trace_id) const;
   Result<std::string> FindTraceLocked(const std::string& request_id);
+  Result<SealRecord> SealLocked(const std::string& trace_id, const std::string& request_id,
+                                bool* created);
 
   std::string dir_;
   mutable std::mutex mu_;
