@@ -517,6 +517,37 @@ TEST(SyslogServiceTest, FollowStreamsLinesUntilTheRequestIsSealed) {
   EXPECT_EQ(JsonLines(again->body).size(), 2u);
 }
 
+TEST(SyslogServiceTest, FollowWaitsForARequestThatHasNotLoggedYet) {
+  SyslogService s;
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const std::string trace = Uuid(45), req = Uuid(46);
+  std::atomic<bool> done{false};
+  std::string body;
+  int status = 0;
+  std::thread follower([&] {
+    httplib::Client c("127.0.0.1", s.http_port());
+    c.set_read_timeout(60, 0);
+    auto r = c.Get("/v1/requests/" + req + "/logs?follow=1&limit=2");
+    status = r ? r->status : -1;
+    body = r ? r->body : "";
+    done = true;
+  });
+  // The follower's stream is open before the first line exists.
+  EXPECT_TRUE(WaitFor([&] { return s.Metric("wf_syslog_follow_streams") == 1; }, 10s));
+  EXPECT_EQ(s.Metric("wf_syslog_stored_total"), 0);
+  s.SendTcp(Msg(trace, req, "t", "first"));
+  s.SendTcp(Msg(trace, req, "t", "second"));
+  s.SendTcp(Msg(trace, req, "t", "third"));
+  EXPECT_TRUE(WaitFor([&] { return done.load(); }, 20s));  // ends at limit=2, unsealed
+  follower.join();
+  EXPECT_EQ(status, 200);
+  std::vector<json> lines = JsonLines(body);
+  ASSERT_EQ(lines.size(), 2u) << body;
+  EXPECT_EQ(lines[0]["msg"], "first");
+  EXPECT_EQ(lines[1]["msg"], "second");
+  EXPECT_TRUE(WaitFor([&] { return s.Metric("wf_syslog_follow_streams") == 0; }, 10s));
+}
+
 // A real rsyslogd, unprivileged, listening on a free loopback port (imtcp, and imudp on the
 // same port number) and writing the fields it parsed from each message to a file (omfile
 // with a template).

@@ -39,6 +39,9 @@ std::string LogMetrics::Render() const {
   Value(&out, "wf_syslog_forwarded_total", forwarded);
   Metric(&out, "wf_syslog_tcp_connections", "gauge", "TCP connections open.");
   Value(&out, "wf_syslog_tcp_connections", connections);
+  Metric(&out, "wf_syslog_follow_streams", "gauge", "follow=1 log streams open.");
+  out +=
+      "wf_syslog_follow_streams " + std::to_string(follows.load(std::memory_order_relaxed)) + "\n";
   Metric(&out, "wf_syslog_retention_deleted_total", "counter",
          "Sealed request logs deleted by retention.");
   Value(&out, "wf_syslog_retention_deleted_total", retention_deleted);

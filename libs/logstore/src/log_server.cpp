@@ -240,6 +240,7 @@ void LogServer::Routes() {
           size_t sent = 0;
         };
         auto state = std::make_shared<FollowState>();
+        metrics_.follows.fetch_add(1, std::memory_order_relaxed);
         const auto deadline =
             std::chrono::steady_clock::now() + std::chrono::seconds(options_.follow_timeout_s);
         res.set_chunked_content_provider(
@@ -269,7 +270,8 @@ void LogServer::Routes() {
               if (!sink.is_writable()) return false;
               store_.WaitForChange(seen, std::min(deadline, now + std::chrono::seconds(1)));
               return true;
-            });
+            },
+            [this](bool) { metrics_.follows.fetch_sub(1, std::memory_order_relaxed); });
       });
 }
 

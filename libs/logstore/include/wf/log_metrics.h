@@ -27,6 +27,7 @@ struct LogMetrics {
   std::atomic<uint64_t> dropped_io{0};           // the store could not write
   std::atomic<uint64_t> dropped_forward{0};      // forward queue full or upstream send failed
   std::atomic<uint64_t> connections{0};          // TCP connections open (gauge)
+  std::atomic<int64_t> follows{0};               // follow=1 streams open (gauge)
   std::atomic<uint64_t> retention_deleted{0};    // request logs deleted by retention
   std::atomic<uint64_t> retention_deleted_bytes{0};
 
