@@ -101,9 +101,14 @@ bool SyslogForwarder::Connect() {
   const int rc =
       ::getaddrinfo(target_.host.c_str(), std::to_string(target_.port).c_str(), &hints, &res);
   if (rc != 0) {
-    spdlog::warn("syslog forward: cannot resolve {}: {}", target_.host, ::gai_strerror(rc));
+    if (!failing_) {
+      spdlog::warn("syslog forward: cannot resolve {}: {}; retrying", target_.host,
+                   ::gai_strerror(rc));
+    }
+    failing_ = true;
     return false;
   }
+  int error = 0;
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
     const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
@@ -115,14 +120,20 @@ bool SyslogForwarder::Connect() {
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       }
       fd_ = fd;
+      if (failing_) spdlog::info("syslog forward: connected to {}:{}", target_.host, target_.port);
+      failing_ = false;
       break;
     }
+    error = errno;
     ::close(fd);
   }
   ::freeaddrinfo(res);
   if (fd_ < 0) {
-    spdlog::warn("syslog forward: cannot connect to {}:{}: {}", target_.host, target_.port,
-                 std::strerror(errno));
+    if (!failing_) {
+      spdlog::warn("syslog forward: cannot connect to {}:{}: {}; retrying", target_.host,
+                   target_.port, std::strerror(error));
+    }
+    failing_ = true;
   }
   return fd_ >= 0;
 }

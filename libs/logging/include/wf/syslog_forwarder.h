@@ -66,6 +66,7 @@ class SyslogForwarder {
   bool stop_ = false;
   std::chrono::steady_clock::time_point stop_deadline_;
   int fd_ = -1;
+  bool failing_ = false;  // warned about the upstream being unreachable (once per outage)
   std::thread thread_;
 };
 
