@@ -332,7 +332,7 @@ AppendResult LogStore::Append(const LogRecord& r) {
       return AppendResult::kSealed;
     }
     if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return AppendResult::kIoError;
-    trace_of_[r.request_id] = r.trace_id;
+    Remember(r.request_id, r.trace_id);
   } else {
     path = dir_ + "/service/" + ServiceFileName(r.app) + ".log";
   }
@@ -346,26 +346,32 @@ AppendResult LogStore::Append(const LogRecord& r) {
   return AppendResult::kStored;
 }
 
-Result<std::string> LogStore::FindTraceLocked(const std::string& request_id) {
+Result<std::string> LogStore::TraceOf(const std::string& request_id) {
   if (!IsValidLogId(request_id)) return Status::Invalid("invalid request id");
-  auto it = trace_of_.find(request_id);
-  if (it != trace_of_.end()) return it->second;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = trace_of_.find(request_id);
+    if (it != trace_of_.end()) return it->second;
+  }
+  // Not seen by this process: look on disk, without holding up appends meanwhile.
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(fs::path(dir_) / "traces", ec)) {
     std::error_code ec2;
     if (fs::exists(entry.path() / (request_id + ".log"), ec2) ||
         fs::exists(entry.path() / (request_id + ".seal"), ec2)) {
       const std::string trace = entry.path().filename().string();
-      trace_of_[request_id] = trace;
+      std::lock_guard<std::mutex> lock(mu_);
+      Remember(request_id, trace);
       return trace;
     }
   }
   return Status::NotFound("no logs for request " + request_id);
 }
 
-Result<std::string> LogStore::TraceOf(const std::string& request_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return FindTraceLocked(request_id);
+void LogStore::Remember(const std::string& request_id, const std::string& trace_id) {
+  // A cache: bounded, and rebuilt from the disk on a miss.
+  if (trace_of_.size() >= kMaxRemembered) trace_of_.clear();
+  trace_of_[request_id] = trace_id;
 }
 
 Result<SealRecord> LogStore::Seal(const std::string& trace_id, const std::string& request_id,
@@ -373,13 +379,13 @@ Result<SealRecord> LogStore::Seal(const std::string& trace_id, const std::string
   if (created != nullptr) *created = false;
   if (!IsValidLogId(request_id)) return Status::Invalid("invalid request id");
   if (!trace_id.empty() && !IsValidLogId(trace_id)) return Status::Invalid("invalid trace id");
-  std::lock_guard<std::mutex> lock(mu_);
   std::string trace = trace_id;
   if (trace.empty()) {
-    auto found = FindTraceLocked(request_id);
+    auto found = TraceOf(request_id);
     if (!found.ok()) return found.status();
     trace = *found;
   }
+  std::lock_guard<std::mutex> lock(mu_);
   return SealLocked(trace, request_id, created);
 }
 
@@ -390,7 +396,7 @@ Result<SealRecord> LogStore::SealLocked(const std::string& trace, const std::str
   const std::string seal_path = dir + "/" + request_id + ".seal";
   if (auto existing = ParseSeal(seal_path)) return *existing;
   if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return IoError("cannot create", dir);
-  trace_of_[request_id] = trace;
+  Remember(request_id, trace);
 
   const int fd = ::open(log_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return IoError("cannot open", log_path);
@@ -450,13 +456,9 @@ Result<SealRecord> LogStore::SealLocked(const std::string& trace, const std::str
 }
 
 Result<SealRecord> LogStore::GetSeal(const std::string& request_id) {
-  std::string trace;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto found = FindTraceLocked(request_id);
-    if (!found.ok()) return found.status();
-    trace = *found;
-  }
+  auto found = TraceOf(request_id);
+  if (!found.ok()) return found.status();
+  const std::string& trace = *found;
   const std::string seal_path = RequestDir(trace) + "/" + request_id + ".seal";
   struct stat st;
   if (::stat(seal_path.c_str(), &st) != 0) {

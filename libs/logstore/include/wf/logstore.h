@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "wf/core/status.h"
@@ -145,7 +146,7 @@ class LogStore {
 
  private:
   std::string RequestDir(const std::string& trace_id) const;
-  Result<std::string> FindTraceLocked(const std::string& request_id);
+  void Remember(const std::string& request_id, const std::string& trace_id);  // mu_ held
   Result<SealRecord> SealLocked(const std::string& trace_id, const std::string& request_id,
                                 bool* created);
 
@@ -153,7 +154,8 @@ class LogStore {
   mutable std::mutex mu_;
   std::condition_variable changed_;
   uint64_t version_ = 0;
-  std::map<std::string, std::string> trace_of_;  // request_id -> trace_id, learnt as we go
+  static constexpr size_t kMaxRemembered = 100000;
+  std::unordered_map<std::string, std::string> trace_of_;  // request_id -> trace_id (cache)
 };
 
 }  // namespace wf
