@@ -262,7 +262,8 @@ TEST(SyslogServiceTest, LoggerTcpAndUdpLinesLandInTheirFiles) {
 }
 
 TEST(SyslogServiceTest, HostileClientsDoNotStopWellBehavedOnes) {
-  SyslogService s(SyslogService::Env{{"WF_SYSLOG_MAX_FRAME_BYTES", "4096"}});
+  SyslogService s(SyslogService::Env{{"WF_SYSLOG_MAX_FRAME_BYTES", "4096"},
+                                     {"WF_SYSLOG_MAX_FIELD_BYTES", "32"}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   const std::string trace = Uuid(10), req = Uuid(11);
 
@@ -279,7 +280,8 @@ TEST(SyslogServiceTest, HostileClientsDoNotStopWellBehavedOnes) {
   RawTcp junk(s.tcp());  // whole lines that are not syslog: dropped, connection kept
   junk.Send(
       "hello\0world\n\xff\xfe\xfd\n<999>1 - - - - - -\n<13>1 2024-13-45T99:00:00Z "
-      "h a p m - bad time\n"s);
+      "h a p m - bad time\n"s +
+      "<13>1 - " + std::string(33, 'h') + " app - - - hostname over max_field_bytes\n");
   RawTcp bad_utf8(s.tcp());  // invalid UTF-8 and NUL in MSG are kept, replaced
   bad_utf8.Send(Octets(Msg(trace, req, "t", "bad \xc3\x28 and nul \0 end"s)));
 
@@ -308,7 +310,7 @@ TEST(SyslogServiceTest, HostileClientsDoNotStopWellBehavedOnes) {
   EXPECT_FALSE(stalled.ClosedByPeer());
   EXPECT_GE(s.Metric("wf_syslog_dropped_total{reason=\"frame\"}"), 4);
   EXPECT_TRUE(
-      WaitFor([&] { return s.Metric("wf_syslog_dropped_total{reason=\"parse\"}") >= 4; }, 10s));
+      WaitFor([&] { return s.Metric("wf_syslog_dropped_total{reason=\"parse\"}") >= 5; }, 10s));
 
   // Oversized UDP datagrams are dropped and counted.
   const long oversize = s.Metric("wf_syslog_dropped_total{reason=\"oversize\"}");
