@@ -440,6 +440,7 @@ TEST(SyslogServiceTest, ReadApiFiltersAndFormats) {
   EXPECT_EQ(msgs(base + "?task_id=t1"), "first,fourth,");
   EXPECT_EQ(msgs(base + "?level=warning"), "third,");
   EXPECT_EQ(msgs(base + "?since=2024-05-01T12:00:02%2B02:00"), "third,fourth,");
+  EXPECT_EQ(msgs(base + "?since=2024-05-01T12:00:02+02:00"), "third,fourth,");
   EXPECT_EQ(msgs(base + "?limit=2"), "first,third,");
   EXPECT_EQ(msgs("/v1/traces/" + trace + "/logs"), "first,second,third,fourth,");
   EXPECT_EQ(msgs("/v1/traces/" + trace + "/logs?level=err"), "second,");

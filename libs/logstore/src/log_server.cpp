@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -60,7 +61,9 @@ bool ParseReadParams(const httplib::Request& req, httplib::Response& res, ReadPa
     }
   }
   if (req.has_param("since")) {
-    const std::string v = req.get_param_value("since");
+    std::string v = req.get_param_value("since");
+    // An unencoded '+' of a UTC offset arrives as a space.
+    std::replace(v.begin(), v.end(), ' ', '+');
     out->query.since_micros = ParseRfc3339Micros(v);
     if (!out->query.since_micros) {
       return bad("since", "'" + v + "' is not an RFC 3339 time (2024-05-01T10:00:00Z)");
