@@ -415,6 +415,10 @@ TEST(SyslogServiceTest, SealThenReadTheSealAndDropLateLines) {
       s.http().Post("/v1/logs/requests/" + Uuid(99) + "/seal", "[1]", "application/json");
   ASSERT_TRUE(bad_body);
   EXPECT_EQ(bad_body->status, 400);
+  auto huge_body = s.http().Post("/v1/logs/requests/" + Uuid(99) + "/seal",
+                                 std::string(1 << 20, ' '), "application/json");
+  ASSERT_TRUE(huge_body);
+  EXPECT_EQ(huge_body->status, 413);
 }
 
 TEST(SyslogServiceTest, ReadApiFiltersAndFormats) {

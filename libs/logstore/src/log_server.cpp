@@ -145,6 +145,8 @@ void LogServer::Stop() {
 }
 
 void LogServer::Routes() {
+  // The only body is the optional {"trace_id": ...} of a seal.
+  server_.set_payload_max_length(64 * 1024);
   server_.set_exception_handler(
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         try {
