@@ -137,8 +137,8 @@ void StopLogShipping(int grace_ms) {
     sink = std::move(g_sink);
   }
   if (!sink) return;
-  auto& sinks = spdlog::default_logger()->sinks();
-  sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
+  // The sink stays on the logger (other threads may still be logging, and the logger's
+  // sink list is not safe to change under them); a stopped forwarder drops what it gets.
   sink->forwarder().Stop(grace_ms);
 }
 

@@ -25,7 +25,8 @@ Status StartLogShipping(const std::string& url, const std::string& app_name,
 // shipping is off.
 void SealRequestLog(const std::string& trace_id, const std::string& request_id);
 
-// Sends what is still queued (for at most `grace_ms`) and stops shipping.
+// Sends what is still queued (for at most `grace_ms`) and stops shipping; lines logged
+// afterwards go to stderr only. Call once, at exit.
 void StopLogShipping(int grace_ms = 2000);
 
 }  // namespace wf
