@@ -109,6 +109,36 @@ TEST(LogTimeTest, ParsesRfc3339WithOffsetsAndFormatsUtc) {
   }
 }
 
+TEST(LogTimeTest, ArbitraryTextNeverBreaksTheParsers) {
+  // Mutations of valid inputs, deterministic: every result is either nothing or valid.
+  std::mt19937 rng(42);
+  const std::string seeds[] = {"2024-05-01T12:00:00.123456+02:00", "1999-12-31T23:59:60Z",
+                               "{\"ts\":\"x\",\"severity\":\"high\",\"msg\":3}"};
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = seeds[i % 3];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      const size_t at = rng() % s.size();
+      switch (rng() % 3) {
+        case 0:
+          s[at] = static_cast<char>(rng() % 256);
+          break;
+        case 1:
+          s.erase(at, 1);
+          break;
+        default:
+          s.insert(at, 1, "0123456789+-:.TZ"[rng() % 16]);
+      }
+    }
+    if (auto t = ParseRfc3339Micros(s)) {
+      EXPECT_TRUE(ParseRfc3339Micros(FormatRfc3339Micros(*t)).has_value()) << s;
+    }
+    if (auto r = LogRecord::FromJson(s)) {
+      EXPECT_TRUE(LogRecord::FromJson(r->ToJson().dump()).has_value()) << s;
+    }
+  }
+}
+
 TEST(LogTimeTest, ParsesSeverityNames) {
   EXPECT_EQ(ParseSeverity("err"), 3);
   EXPECT_EQ(ParseSeverity("error"), 3);
