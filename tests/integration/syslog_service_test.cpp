@@ -7,12 +7,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <signal.h>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -750,6 +752,235 @@ TEST(SyslogServiceTest, EngineShipsRequestLogsAndSealsThemWhenTheRequestEnds) {
   ASSERT_TRUE(by_trace);
   EXPECT_EQ(by_trace->status, 200);
   EXPECT_FALSE(JsonLines(by_trace->body).empty());
+}
+
+// The whole path, with the real services: engine and API ship to wf-syslog, which stores and
+// seals the request's log; clients read it through the API. A workflow with a retried and a
+// failed task, then a re-run in the same trace; a secret input never reaches any log.
+TEST(LoggingEndToEnd, RequestAndTraceLogsThroughTheApi) {
+  SyslogService s;
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  TestHttpServer http;
+  std::atomic<int> calls{0};
+  http.server().Get("/flaky", [&](const httplib::Request&, httplib::Response& res) {
+    res.status = ++calls == 1 ? 503 : 200;
+    res.set_content("{}", "application/json");
+  });
+  http.Start();
+  const std::string secret = "pw-Very-Secret-4711";
+  Stack stack;
+  stack.SetEnv("WF_LOGGING_SYSLOG_URL", "tcp://127.0.0.1:" + std::to_string(s.tcp()));
+  stack.SetEnv("WF_API_LOGS_URL", "http://127.0.0.1:" + std::to_string(s.http_port()));
+  stack.AddTemplate(
+      "logged",
+      {{"name", "logged"},
+       {"inputs",
+        {{"type", "object"},
+         {"properties", {{"password", {{"type", "string"}, {"x-secret", true}}}}}}},
+       {"tasks",
+        {{{"id", "first"}, {"type", "set"}, {"params", {{"pw", "${data.password}"}}}},
+         {{"id", "flaky"},
+          {"type", "http"},
+          {"depends_on", {"first"}},
+          {"retry", {{"max_attempts", 3}, {"initial_delay_ms", 50}}},
+          {"params",
+           {{"url", http.url() + "/flaky"}, {"headers", {{"X-Pw", "${data.password}"}}}}}},
+         {{"id", "broken"},
+          {"type", "http"},
+          {"depends_on", {"flaky"}},
+          {"params", {{"url", http.url() + "/missing"}}}}}}});
+  stack.StartApi();
+  stack.StartEngine("engine-1");
+  const std::string id = stack.Submit("logged", {{"password", secret}});
+  json done = stack.WaitDone(id, 30s);
+  ASSERT_EQ(done["status"], "failed") << done.dump();
+  const std::string trace = done["trace_id"];
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto seal = s.http().Get("/v1/requests/" + id + "/logs/seal");
+        return seal && seal->status == 200;
+      },
+      20s))
+      << s.Log();
+
+  // Through the API: every line carries the request's ids, and the story is in order.
+  auto r = stack.Get("/v1/requests/" + id + "/logs");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  std::vector<json> lines = JsonLines(r->body);
+  ASSERT_FALSE(lines.empty());
+  auto first_index = [&](const std::string& needle, const std::string& task = "") {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if ((task.empty() || lines[i].value("task_id", "") == task) &&
+          lines[i]["msg"].get<std::string>().find(needle) != std::string::npos) {
+        return static_cast<long>(i);
+      }
+    }
+    return -1L;
+  };
+  for (const auto& l : lines) {
+    EXPECT_EQ(l["trace_id"], trace);
+    EXPECT_EQ(l["request_id"], id);
+  }
+  const long claimed = first_index("claimed request");
+  const long first_ok = first_index("task first succeeded", "first");
+  const long retrying = first_index("task flaky failed (attempt 1 of 3), retrying", "flaky");
+  const long flaky_ok = first_index("task flaky succeeded (attempt 2)", "flaky");
+  const long broken = first_index("task broken failed", "broken");
+  const long ended = first_index("request failed");
+  EXPECT_GE(claimed, 0) << r->body;
+  EXPECT_LT(claimed, first_ok) << r->body;
+  EXPECT_LT(first_ok, retrying) << r->body;
+  EXPECT_LT(retrying, flaky_ok) << r->body;
+  EXPECT_LT(flaky_ok, broken) << r->body;
+  EXPECT_LT(broken, ended) << r->body;
+  EXPECT_NE(lines[broken]["msg"].get<std::string>().find("404"), std::string::npos)
+      << lines[broken].dump();
+  // Filters pass through the API.
+  auto only_flaky = stack.Get("/v1/requests/" + id + "/logs?task_id=flaky&format=text");
+  ASSERT_TRUE(only_flaky);
+  ASSERT_EQ(only_flaky->status, 200);
+  EXPECT_NE(only_flaky->body.find("retrying"), std::string::npos) << only_flaky->body;
+  EXPECT_EQ(only_flaky->body.find("task broken"), std::string::npos);
+  // A sealed request's follow stream ends by itself.
+  auto follow = stack.Get("/v1/requests/" + id + "/logs?follow=1");
+  ASSERT_TRUE(follow);
+  EXPECT_EQ(JsonLines(follow->body).size(), lines.size());
+
+  // A re-run keeps the trace: the trace's log holds both requests.
+  auto rr = stack.Post("/v1/requests/" + id + "/rerun", {{"from", "failed"}});
+  ASSERT_TRUE(rr);
+  ASSERT_EQ(rr->status, 202) << rr->body;
+  const std::string second = json::parse(rr->body)["request_id"];
+  ASSERT_EQ(stack.WaitDone(second, 30s)["status"], "failed");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto seal = s.http().Get("/v1/requests/" + second + "/logs/seal");
+        return seal && seal->status == 200;
+      },
+      20s));
+  auto t = stack.Get("/v1/traces/" + trace + "/logs");
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->status, 200);
+  std::set<std::string> requests;
+  for (const auto& l : JsonLines(t->body)) requests.insert(l["request_id"]);
+  EXPECT_EQ(requests, (std::set<std::string>{id, second}));
+
+  // The secret input is in no stored line, shipped or not, nor in the API's answers.
+  for (const auto& entry : fs::recursive_directory_iterator(s.dir())) {
+    if (entry.is_regular_file()) {
+      EXPECT_EQ(ReadFile(entry.path().string()).find(secret), std::string::npos) << entry.path();
+    }
+  }
+  EXPECT_EQ(stack.Logs().find(secret), std::string::npos);
+  EXPECT_EQ(stack.Get("/v1/requests/" + id)->body.find(secret), std::string::npos);
+}
+
+// The log service dies in the middle of a request: the workflow completes anyway, lines sent
+// once it is back are stored, and the drop counter says how many were lost in between.
+TEST(LoggingEndToEnd, KillingTheLogServiceNeverStopsAWorkflow) {
+  const int tcp = FreePort(), http_port = FreePort();
+  const std::string store = MakeTempDir("wf-syslog-kill");
+  const SyslogService::Env fixed = {{"WF_SYSLOG_TCP_PORT", std::to_string(tcp)},
+                                    {"WF_SYSLOG_HTTP_PORT", std::to_string(http_port)},
+                                    {"WF_SYSLOG_DIR", store}};
+  auto s = std::make_unique<SyslogService>(fixed);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Stack stack;
+  stack.SetEnv("WF_LOGGING_SYSLOG_URL", "tcp://127.0.0.1:" + std::to_string(tcp));
+  stack.SetEnv("WF_LOGGING_SYSLOG_QUEUE", "8");  // small: an outage overflows it
+  stack.SetEnv("WF_API_LOGS_URL", "http://127.0.0.1:" + std::to_string(http_port));
+  json tasks = json::array();
+  tasks.push_back({{"id", "before"}, {"type", "noop"}});
+  tasks.push_back({{"id", "pause"},
+                   {"type", "wait"},
+                   {"depends_on", {"before"}},
+                   {"params", {{"seconds", 3}}}});
+  json chain = {"pause"};
+  for (int i = 0; i < 20; ++i) {
+    std::string tid = "during" + std::to_string(i);
+    tasks.push_back({{"id", tid}, {"type", "noop"}, {"depends_on", {"pause"}}});
+  }
+  json after_deps = json::array();
+  for (int i = 0; i < 20; ++i) after_deps.push_back("during" + std::to_string(i));
+  tasks.push_back(
+      {{"id", "hold"}, {"type", "wait"}, {"depends_on", after_deps}, {"params", {{"seconds", 4}}}});
+  tasks.push_back({{"id", "after"}, {"type", "noop"}, {"depends_on", {"hold"}}});
+  stack.AddTemplate("outage", {{"name", "outage"}, {"tasks", tasks}});
+  stack.StartApi();
+  stack.StartEngine("engine-1");
+  const std::string id = stack.Submit("outage", json::object());
+  // Once the request is logging, the service dies.
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(store + "/traces"); }, 20s)) << s->Log();
+  ::kill(s->pid(), SIGKILL);
+  // Lines keep coming while it is down (20 tasks), until the request waits in "hold".
+  auto hold_status = [&] {
+    auto got = stack.Get("/v1/requests/" + id);
+    if (!got || got->status != 200) return std::string();
+    const json request = json::parse(got->body);
+    for (const auto& t : request["tasks"]) {
+      if (t["id"] == "hold") return t["status"].get<std::string>();
+    }
+    return std::string();
+  };
+  ASSERT_TRUE(WaitFor([&] { return hold_status() == "waiting"; }, 30s)) << stack.Logs();
+  // Back, on the same ports and store, while the request still runs.
+  s = std::make_unique<SyslogService>(fixed);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  json done = stack.WaitDone(id, 60s);
+  ASSERT_EQ(done["status"], "succeeded") << done.dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto seal = s->http().Get("/v1/requests/" + id + "/logs/seal");
+        return seal && seal->status == 200;
+      },
+      30s))
+      << s->Log() << stack.Logs();
+  auto r = stack.Get("/v1/requests/" + id + "/logs?task_id=after");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("task after succeeded"), std::string::npos) << r->body;
+  // What was lost is counted: the engine's drop counter in /metrics.
+  std::string metrics;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        metrics = stack.Get("/metrics")->body;
+        auto at = metrics.find("wf_log_lines_dropped_total{service=\"engine\",id=\"engine-1\"} ");
+        if (at == std::string::npos) return false;
+        at = metrics.find(' ', at) + 1;
+        return std::stol(metrics.substr(at, metrics.find('\n', at) - at)) > 0;
+      },
+      20s))
+      << metrics;
+}
+
+// The engine's own frames, sent straight to a stock rsyslog, parse into the same fields.
+TEST(LoggingEndToEnd, EngineFramesAreAcceptedByRsyslog) {
+  Rsyslog rsyslog;
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Stack stack;
+  stack.SetEnv("WF_LOGGING_SYSLOG_URL", "tcp://127.0.0.1:" + std::to_string(rsyslog.port()));
+  stack.StartApi();
+  Process& engine = stack.StartEngine("engine-1");
+  const std::string id = stack.Submit("hello", {{"name", "rsyslog"}});
+  json done = stack.WaitDone(id, 30s);
+  ASSERT_EQ(done["status"], "succeeded");
+  const std::string trace = done["trace_id"];
+  const std::string ids = "[wf@32473 trace_id=\"" + trace + "\" request_id=\"" + id + "\"";
+  std::string out;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        out = ReadFile(rsyslog.out());
+        return out.find("|seal|") != std::string::npos;
+      },
+      20s))
+      << out << rsyslog.Log();
+  // hostname|app|procid|msgid|severity|structured data|message
+  const std::string engine_prefix = "|wf-engine|" + std::to_string(engine.pid()) + "|";
+  EXPECT_NE(out.find(engine_prefix), std::string::npos) << out;
+  EXPECT_NE(out.find(ids + " task_id=\"greet\"]|task greet succeeded"), std::string::npos) << out;
+  EXPECT_NE(out.find("|info|" + ids + "]|request succeeded"), std::string::npos) << out;
+  EXPECT_NE(out.find("|seal|"), std::string::npos) << out;
 }
 
 }  // namespace
