@@ -983,5 +983,51 @@ TEST(LoggingEndToEnd, EngineFramesAreAcceptedByRsyslog) {
   EXPECT_NE(out.find("|seal|"), std::string::npos) << out;
 }
 
+// wfctl logs reads a request's log through the API, and --follow streams it until the
+// request ends.
+TEST(LoggingEndToEnd, WfctlLogsAndFollow) {
+  SyslogService s;
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Stack stack;
+  stack.SetEnv("WF_LOGGING_SYSLOG_URL", "tcp://127.0.0.1:" + std::to_string(s.tcp()));
+  stack.SetEnv("WF_API_LOGS_URL", "http://127.0.0.1:" + std::to_string(s.http_port()));
+  stack.AddTemplate("slow", {{"name", "slow"},
+                             {"tasks",
+                              {{{"id", "first"}, {"type", "noop"}},
+                               {{"id", "pause"},
+                                {"type", "wait"},
+                                {"depends_on", {"first"}},
+                                {"params", {{"seconds", 2}}}},
+                               {{"id", "last"}, {"type", "noop"}, {"depends_on", {"pause"}}}}}});
+  stack.StartApi();
+  stack.StartEngine("engine-1");
+  const std::string id = stack.Submit("slow", json::object());
+  const std::string dir = MakeTempDir("wfctl-logs");
+  std::map<std::string, std::string> env = {{"WF_API_URL", stack.api_url()},
+                                            {"WF_TOKEN", stack.token("reader")}};
+  // Started while the request runs: it prints lines as they come and ends with the request.
+  Process follow("wfctl", WF_WFCTL_BIN, {"logs", id, "--follow"}, env, dir + "/follow.out");
+  EXPECT_EQ(follow.Wait(60s), 0) << follow.Log();
+  const std::string out = follow.Log();
+  const size_t first = out.find("[first] task first succeeded");
+  const size_t last = out.find("[last] task last succeeded");
+  const size_t end = out.find("request succeeded");
+  EXPECT_NE(first, std::string::npos) << out;
+  EXPECT_NE(last, std::string::npos) << out;
+  EXPECT_LT(first, last) << out;
+  EXPECT_LT(last, end) << out;
+  EXPECT_EQ(out.find("[first] task first succeeded", first + 1), std::string::npos)
+      << "printed twice: " << out;
+  // Without --follow, the sealed log once; --json gives the stored lines as they are.
+  Process once("wfctl", WF_WFCTL_BIN, {"logs", id, "--json"}, env, dir + "/once.out");
+  EXPECT_EQ(once.Wait(30s), 0) << once.Log();
+  size_t lines = 0;
+  for (const auto& l : JsonLines(once.Log())) {
+    EXPECT_EQ(l["request_id"], id);
+    ++lines;
+  }
+  EXPECT_GE(lines, 6u) << once.Log();
+}
+
 }  // namespace
 }  // namespace wf::test
