@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "params.h"
+#include "wf/core/crypto.h"
 
 namespace wf {
 namespace {
@@ -87,6 +88,84 @@ Status CheckHttpRequestParams(const json& params, const std::string& path, bool 
     }
   }
 
+  if (auto it = params.find("form"); it != params.end() && !expr(*it)) {
+    std::string fpath = JsonPathJoin(path, "form");
+    if (params.contains("body")) return Status::Invalid("give body or form, not both", fpath);
+    if (!it->is_object()) return Status::Invalid(MustBe("an object", *it), fpath);
+    for (const auto& [name, value] : it->items()) {
+      if (!value.is_string() && !value.is_number() && !value.is_boolean() && !expr(value)) {
+        return Status::Invalid(MustBe("a string, number or boolean", value),
+                               JsonPathJoin(fpath, name));
+      }
+    }
+  }
+
+  if (auto it = params.find("auth"); it != params.end() && !expr(*it)) {
+    std::string apath = JsonPathJoin(path, "auth");
+    if (!it->is_object() || it->size() != 1 ||
+        (!it->contains("bearer") && !it->contains("basic"))) {
+      return Status::Invalid(
+          "must be {\"bearer\": TOKEN} or {\"basic\": {\"username\", \"password\"}}", apath);
+    }
+    if (auto b = it->find("bearer"); b != it->end() && !expr(*b)) {
+      if (!b->is_string() || b->get_ref<const std::string&>().empty()) {
+        return Status::Invalid(MustBe("a non-empty string", *b), JsonPathJoin(apath, "bearer"));
+      }
+    }
+    if (auto b = it->find("basic"); b != it->end() && !expr(*b)) {
+      std::string bpath = JsonPathJoin(apath, "basic");
+      if (!b->is_object()) return Status::Invalid(MustBe("an object", *b), bpath);
+      if (Status s = RequireString(*b, "username", bpath); !s.ok()) return s;
+      if (Status s = RequireString(*b, "password", bpath); !s.ok()) return s;
+    }
+  }
+
+  if (auto it = params.find("tls"); it != params.end() && !expr(*it)) {
+    std::string tpath = JsonPathJoin(path, "tls");
+    if (!it->is_object()) return Status::Invalid(MustBe("an object", *it), tpath);
+    for (const auto& [name, value] : it->items()) {
+      std::string vpath = JsonPathJoin(tpath, name);
+      if (name == "verify") {
+        if (!value.is_boolean() && !expr(value))
+          return Status::Invalid(MustBe("true or false", value), vpath);
+      } else if (name == "ca_file" || name == "client_cert" || name == "client_key") {
+        if (!value.is_string() && !expr(value))
+          return Status::Invalid(MustBe("a file path", value), vpath);
+      } else {
+        return Status::Invalid("unknown TLS option (verify, ca_file, client_cert, client_key)",
+                               vpath);
+      }
+    }
+    if (it->contains("client_key") && !it->contains("client_cert")) {
+      return Status::Invalid("client_key needs client_cert", JsonPathJoin(tpath, "client_key"));
+    }
+  }
+
+  if (auto it = params.find("proxy"); it != params.end() && !expr(*it)) {
+    std::string ppath = JsonPathJoin(path, "proxy");
+    if (!it->is_string()) return Status::Invalid(MustBe("a string", *it), ppath);
+    const auto& text = it->get_ref<const std::string&>();
+    if (text != "none" && !params::StartsWithIgnoreCase(text, "http://") &&
+        !params::StartsWithIgnoreCase(text, "https://")) {
+      return Status::Invalid("must be an http:// or https:// proxy URL, or \"none\"", ppath);
+    }
+  }
+
+  if (auto it = params.find("follow_redirects"); it != params.end() && !expr(*it)) {
+    if (!it->is_boolean())
+      return Status::Invalid(MustBe("true or false", *it), JsonPathJoin(path, "follow_redirects"));
+  }
+  if (auto it = params.find("max_redirects"); it != params.end() && !expr(*it)) {
+    if (!IsIntIn(*it, 0, 50))
+      return Status::Invalid(MustBe("an integer from 0 to 50", *it),
+                             JsonPathJoin(path, "max_redirects"));
+  }
+  if (auto it = params.find("max_response_bytes"); it != params.end() && !expr(*it)) {
+    if (!IsIntIn(*it, 1, int64_t{1} << 30))
+      return Status::Invalid(MustBe("an integer from 1 to 1073741824", *it),
+                             JsonPathJoin(path, "max_response_bytes"));
+  }
+
   for (const char* key : {"connect_timeout_ms", "timeout_ms"}) {
     if (auto it = params.find(key); it != params.end() && !expr(*it)) {
       if (!IsIntIn(*it, 1, kMaxTimeoutMs)) {
@@ -119,6 +198,32 @@ HttpRequestParams ExtractHttpRequestParams(const json& params, const std::string
   }
   if (auto it = params.find("query"); it != params.end()) p.query = *it;
   if (auto it = params.find("body"); it != params.end()) p.body = *it;
+  if (auto it = params.find("form"); it != params.end()) p.form = *it;
+  if (auto it = params.find("auth"); it != params.end()) {
+    if (auto b = it->find("bearer"); b != it->end()) {
+      p.authorization = "Bearer " + b->get<std::string>();
+    } else {
+      const json& basic = (*it)["basic"];
+      p.authorization = "Basic " + Base64Encode(basic["username"].get<std::string>() + ":" +
+                                                basic["password"].get<std::string>());
+    }
+  }
+  if (auto it = params.find("tls"); it != params.end()) {
+    p.verify_tls = it->value("verify", true);
+    p.ca_file = it->value("ca_file", "");
+    p.client_cert = it->value("client_cert", "");
+    p.client_key = it->value("client_key", "");
+  }
+  if (auto it = params.find("proxy"); it != params.end()) p.proxy = it->get<std::string>();
+  if (auto it = params.find("follow_redirects"); it != params.end()) {
+    p.follow_redirects = it->get<bool>();
+  }
+  if (auto it = params.find("max_redirects"); it != params.end()) {
+    p.max_redirects = it->get<int>();
+  }
+  if (auto it = params.find("max_response_bytes"); it != params.end()) {
+    p.max_response_bytes = it->get<size_t>();
+  }
   if (auto it = params.find("connect_timeout_ms"); it != params.end()) {
     p.connect_timeout_ms = it->get<long>();
   }
@@ -146,6 +251,24 @@ Result<HttpRequest> BuildHttpRequest(const HttpRequestParams& p, const TaskConte
       add_default("Content-Type", "application/json");
     }
   }
+  if (!p.form.is_null()) {
+    std::string encoded;
+    for (const auto& [name, value] : p.form.items()) {
+      if (!encoded.empty()) encoded += '&';
+      encoded += UrlEncode(name) + "=" + UrlEncode(QueryValue(value));
+    }
+    req.body = std::move(encoded);
+    add_default("Content-Type", "application/x-www-form-urlencoded");
+  }
+  if (!p.authorization.empty()) add_default("Authorization", p.authorization);
+  req.verify_tls = p.verify_tls;
+  req.ca_file = p.ca_file;
+  req.client_cert_file = p.client_cert;
+  req.client_key_file = p.client_key;
+  req.proxy = p.proxy;
+  req.follow_redirects = p.follow_redirects;
+  req.max_redirects = p.max_redirects;
+  req.max_response_bytes = p.max_response_bytes;
   if (!p.idempotency_header.empty()) add_default(p.idempotency_header, ctx.idempotency_key());
   add_default("X-Request-Id", ctx.request_id());
   add_default("X-Trace-Id", ctx.trace_id());

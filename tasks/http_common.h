@@ -9,6 +9,15 @@
 //   query               object: name -> string, number or boolean; appended URL-encoded
 //   body                any JSON value, sent as JSON (Content-Type: application/json unless
 //                       a Content-Type header is given); a string is sent as is
+//   form                object: name -> string, number or boolean, sent URL-encoded as
+//                       application/x-www-form-urlencoded (instead of `body`)
+//   auth                {"bearer": TOKEN} or {"basic": {"username", "password"}}: the
+//                       Authorization header (use ${secrets.<name>} for the values)
+//   tls                 {"verify": true, "ca_file", "client_cert", "client_key"}: files are
+//                       PEM paths on the engine host; verify false accepts any certificate
+//   proxy               "http://host:port", or "none"; default: the *_proxy environment
+//   follow_redirects    default false; max_redirects default 5 (http and https only)
+//   max_response_bytes  default 10 MiB; a longer answer fails the call
 //   connect_timeout_ms  default 5000
 //   timeout_ms          default 30000 (the whole exchange)
 //   idempotency_header  default "Idempotency-Key"; "" sends none
@@ -25,10 +34,21 @@
 
 namespace wf {
 
-inline constexpr std::string_view kHttpRequestParams[] = {"method",     "url",
-                                                          "headers",    "query",
-                                                          "body",       "connect_timeout_ms",
-                                                          "timeout_ms", "idempotency_header"};
+inline constexpr std::string_view kHttpRequestParams[] = {"method",
+                                                          "url",
+                                                          "headers",
+                                                          "query",
+                                                          "body",
+                                                          "form",
+                                                          "auth",
+                                                          "tls",
+                                                          "proxy",
+                                                          "follow_redirects",
+                                                          "max_redirects",
+                                                          "max_response_bytes",
+                                                          "connect_timeout_ms",
+                                                          "timeout_ms",
+                                                          "idempotency_header"};
 
 struct HttpRequestParams {
   std::string method = "GET";
@@ -36,6 +56,14 @@ struct HttpRequestParams {
   std::vector<std::pair<std::string, std::string>> headers;
   json query = json::object();
   std::optional<json> body;
+  json form;                  // null when none
+  std::string authorization;  // the Authorization header from `auth`; "" when none
+  bool verify_tls = true;
+  std::string ca_file, client_cert, client_key;
+  std::string proxy;
+  bool follow_redirects = false;
+  int max_redirects = 5;
+  size_t max_response_bytes = 10 << 20;
   long connect_timeout_ms = 5000;
   long timeout_ms = 30000;
   std::string idempotency_header = "Idempotency-Key";

@@ -29,6 +29,7 @@
 #include "builtin.h"
 #include "http_common.h"
 #include "params.h"
+#include "wf/core/crypto.h"
 
 namespace wf {
 namespace {
@@ -187,35 +188,13 @@ TaskOutcome SendWebhook(const json& params, TaskContext& ctx) {
   return TaskOutcome::Succeeded({{"channel", "webhook"}, {"status", r->status}});
 }
 
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // A header value as is when it is printable ASCII, else an RFC 2047 encoded word.
 std::string HeaderText(const std::string& text) {
   bool ascii = std::all_of(text.begin(), text.end(), [](char c) {
     auto u = static_cast<unsigned char>(c);
     return u >= 0x20 && u < 0x7f;
   });
-  return ascii ? text : "=?UTF-8?B?" + Base64(text) + "?=";
+  return ascii ? text : "=?UTF-8?B?" + Base64Encode(text) + "?=";
 }
 
 // The body with CRLF line ends.

@@ -1,4 +1,5 @@
 #include "remote_api.h"
+#include "wf/core/crypto.h"
 
 #include <algorithm>
 
@@ -19,40 +20,12 @@ std::string JoinUrl(std::string_view base, std::string_view path) {
   return out;
 }
 
-std::string Base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                 (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (i + 1 == bytes.size()) {
-    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == bytes.size()) {
-    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 void AddAuth(HttpRequest* req, const Auth& auth) {
   if (!auth.token.empty()) {
     req->headers.emplace_back("Authorization", "Bearer " + auth.token);
   } else if (!auth.user.empty()) {
-    req->headers.emplace_back("Authorization", "Basic " + Base64(auth.user + ":" + auth.password));
+    req->headers.emplace_back("Authorization",
+                              "Basic " + Base64Encode(auth.user + ":" + auth.password));
   }
 }
 
