@@ -274,14 +274,6 @@ class AwxJobTask : public Task {
     return next(reply.doc);
   }
 
-  static std::optional<TaskOutcome> Save(TaskContext& ctx,
-                                         std::initializer_list<std::pair<const char*, json>> kv) {
-    for (const auto& [key, value] : kv) {
-      if (auto o = remote::SaveState(ctx, key, value)) return o;
-    }
-    return std::nullopt;
-  }
-
   TaskOutcome FindTemplate(TaskContext& ctx, const Params& p) const {
     HttpRequest req =
         Request(p, "GET", "/api/v2/job_templates/?name=" + UrlEncode(p.template_name));
@@ -301,7 +293,8 @@ class AwxJobTask : public Task {
                 : std::to_string(matches.size()) + " job templates are named '" + p.template_name +
                       "'; give params.job_template_id instead");
       }
-      if (auto o = Save(ctx, {{"job_template_id", matches[0]}, {"step", "launch"}})) return *o;
+      if (auto o = remote::SaveStates(ctx, {{"job_template_id", matches[0]}, {"step", "launch"}}))
+        return *o;
       ctx.log().info("job template '{}' is {}", p.template_name, IdText(matches[0]));
       return TaskOutcome::Pending(milliseconds(0));
     });
@@ -309,7 +302,7 @@ class AwxJobTask : public Task {
 
   TaskOutcome Launch(TaskContext& ctx, const Params& p, const State& st) const {
     // Saved before the call: a lost answer must not lead to a second launch.
-    if (auto o = Save(ctx, {{"launch_sent", true}, {"step", "launch"}})) return *o;
+    if (auto o = remote::SaveStates(ctx, {{"launch_sent", true}, {"step", "launch"}})) return *o;
     HttpRequest req =
         Request(p, "POST", "/api/v2/job_templates/" + UrlEncode(st.template_id) + "/launch/");
     req.body = p.launch.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -328,7 +321,7 @@ class AwxJobTask : public Task {
         return TaskOutcome::Failed("launching job template " + st.template_id +
                                    ": the answer has no job id");
       }
-      if (auto o = Save(ctx, {{"job_id", id}, {"step", "wait_job"}})) return *o;
+      if (auto o = remote::SaveStates(ctx, {{"job_id", id}, {"step", "wait_job"}})) return *o;
       ctx.log().info("job template {} launched job {}", st.template_id, IdText(id));
       return TaskOutcome::Pending(p.poll);
     });
@@ -347,7 +340,7 @@ class AwxJobTask : public Task {
         return TaskOutcome::Failed("reading job " + job + ": no status in the answer");
       if (status != st.job_status) {
         ctx.log().info("job {} is {}", job, status);
-        if (auto o = Save(ctx, {{"job_status", status}})) return *o;
+        if (auto o = remote::SaveStates(ctx, {{"job_status", status}})) return *o;
       }
       if (status == "successful") {
         json artifacts = doc.value("artifacts", json::object());
@@ -362,7 +355,8 @@ class AwxJobTask : public Task {
                         {"job_explanation", Text(doc, "job_explanation")},
                         {"result_traceback", Text(doc, "result_traceback")}};
         if (p.stdout_lines == 0) return JobFailed(st, failure, "");
-        if (auto o = Save(ctx, {{"failure", failure}, {"step", "read_stdout"}})) return *o;
+        if (auto o = remote::SaveStates(ctx, {{"failure", failure}, {"step", "read_stdout"}}))
+          return *o;
         return TaskOutcome::Pending(milliseconds(0));
       }
       return TaskOutcome::Pending(p.poll);

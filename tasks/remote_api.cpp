@@ -156,6 +156,14 @@ std::optional<TaskOutcome> SaveState(TaskContext& ctx, const std::string& key, c
   return TaskOutcome::Failed("task state unavailable, saving '" + key + "': " + s.message(), true);
 }
 
+std::optional<TaskOutcome> SaveStates(TaskContext& ctx,
+                                      std::initializer_list<std::pair<const char*, json>> kv) {
+  for (const auto& [key, value] : kv) {
+    if (auto o = SaveState(ctx, key, value)) return o;
+  }
+  return std::nullopt;
+}
+
 TaskOutcome RetryLater(TaskContext& ctx, const Reply& reply, std::chrono::milliseconds base,
                        int max_retries) {
   auto saved = ctx.state().Get("retries");

@@ -80,6 +80,9 @@ Status CallSucceeded(TaskContext& ctx);
 // Sets a state key, turning a failure into the outcome to return.
 // Usage: if (auto o = SaveState(ctx, "k", v)) return *o;
 std::optional<TaskOutcome> SaveState(TaskContext& ctx, const std::string& key, const json& value);
+// Saves several keys in order; the first failure is the outcome.
+std::optional<TaskOutcome> SaveStates(TaskContext& ctx,
+                                      std::initializer_list<std::pair<const char*, json>> kv);
 
 // "/a/b" -> "params.a.b" for run-time messages.
 std::string ParamPath(std::string_view pointer);

@@ -270,15 +270,6 @@ class TfeRunTask : public Task {
     return next(reply.doc);
   }
 
-  // Saves a sequence of state keys; the first failure is the outcome.
-  static std::optional<TaskOutcome> Save(TaskContext& ctx,
-                                         std::initializer_list<std::pair<const char*, json>> kv) {
-    for (const auto& [key, value] : kv) {
-      if (auto o = remote::SaveState(ctx, key, value)) return o;
-    }
-    return std::nullopt;
-  }
-
   TaskOutcome FindWorkspace(TaskContext& ctx, const Params& p) const {
     HttpRequest req = Request(p, "GET",
                               "/api/v2/organizations/" + UrlEncode(p.organization) +
@@ -291,7 +282,8 @@ class TfeRunTask : public Task {
         return TaskOutcome::Failed("looking up workspace " + p.organization + "/" + p.workspace +
                                    ": the answer has no data.id");
       }
-      if (auto o = Save(ctx, {{"workspace_id", id}, {"step", "create_configuration_version"}}))
+      if (auto o = remote::SaveStates(
+              ctx, {{"workspace_id", id}, {"step", "create_configuration_version"}}))
         return *o;
       ctx.log().info("workspace {}/{} is {}", p.organization, p.workspace, id);
       return TaskOutcome::Pending(milliseconds(0));
@@ -312,7 +304,7 @@ class TfeRunTask : public Task {
         return TaskOutcome::Failed(
             "creating a configuration version: the answer has no data.id or upload-url");
       }
-      if (auto o = Save(
+      if (auto o = remote::SaveStates(
               ctx, {{"upload_url", url}, {"configuration_version_id", id}, {"step", "upload"}}))
         return *o;
       ctx.log().info("configuration version {} created", id);
@@ -346,7 +338,8 @@ class TfeRunTask : public Task {
     Reply reply = remote::Exchange(
         std::move(req), ctx, "uploading the configuration of " + st.cv_id, /*expect_json=*/false);
     return Handle(ctx, p, reply, [&](const json&) {
-      if (auto o = Save(ctx, {{"uploaded", true}, {"step", "wait_configuration_version"}}))
+      if (auto o =
+              remote::SaveStates(ctx, {{"uploaded", true}, {"step", "wait_configuration_version"}}))
         return *o;
       (void)ctx.state().Erase("upload_url");
       ctx.log().info("configuration uploaded to {}", st.cv_id);
@@ -360,7 +353,9 @@ class TfeRunTask : public Task {
     return Handle(ctx, p, reply, [&](const json& doc) {
       std::string status = Str(doc, "/data/attributes/status"_json_pointer);
       if (status == "uploaded") {
-        if (auto o = Save(ctx, {{"configuration_ready", true}, {"step", "create_run"}})) return *o;
+        if (auto o =
+                remote::SaveStates(ctx, {{"configuration_ready", true}, {"step", "create_run"}}))
+          return *o;
         return TaskOutcome::Pending(milliseconds(0));
       }
       if (status == "errored" || status == "archived") {
@@ -393,7 +388,8 @@ class TfeRunTask : public Task {
     }
     // Saved before the call: if the answer is lost (crash, timeout), the next invocation
     // looks for the run instead of creating a second one.
-    if (auto o = Save(ctx, {{"run_create_sent", true}, {"step", "create_run"}})) return *o;
+    if (auto o = remote::SaveStates(ctx, {{"run_create_sent", true}, {"step", "create_run"}}))
+      return *o;
     HttpRequest req = Request(p, "POST", "/api/v2/runs");
     SetBody(&req,
             {{"data",
@@ -413,7 +409,7 @@ class TfeRunTask : public Task {
   TaskOutcome RunCreated(TaskContext& ctx, const Params& p, const json& doc) const {
     std::string id = Str(doc, "/data/id"_json_pointer);
     if (id.empty()) return TaskOutcome::Failed("creating the run: the answer has no data.id");
-    if (auto o = Save(ctx, {{"run_id", id}, {"step", "wait_run"}})) return *o;
+    if (auto o = remote::SaveStates(ctx, {{"run_id", id}, {"step", "wait_run"}})) return *o;
     ctx.log().info("run {} created", id);
     return TaskOutcome::Pending(p.poll);
   }
@@ -460,7 +456,7 @@ class TfeRunTask : public Task {
         return TaskOutcome::Failed("reading run " + st.run_id + ": no status in the answer");
       if (status != st.run_status) {
         ctx.log().info("run {} is {}", st.run_id, status);
-        if (auto o = Save(ctx, {{"run_status", status}})) return *o;
+        if (auto o = remote::SaveStates(ctx, {{"run_status", status}})) return *o;
       }
       if (In(kFailed, status)) {
         return TaskOutcome::Failed("run " + st.run_id + " ended " + status, false);
@@ -468,7 +464,7 @@ class TfeRunTask : public Task {
       if (In(kConfirmable, status) && !p.auto_apply && !st.apply_sent) {
         const auto confirmable_ptr = "/data/attributes/actions/is-confirmable"_json_pointer;
         if (!doc.contains(confirmable_ptr) || doc.at(confirmable_ptr) == true) {
-          if (auto o = Save(ctx, {{"apply_due", true}, {"step", "apply"}})) return *o;
+          if (auto o = remote::SaveStates(ctx, {{"apply_due", true}, {"step", "apply"}})) return *o;
           return TaskOutcome::Pending(milliseconds(0));
         }
       }
@@ -477,10 +473,10 @@ class TfeRunTask : public Task {
         bool has_changes = doc.contains(changes_ptr) && doc.at(changes_ptr).is_boolean()
                                ? doc.at(changes_ptr).get<bool>()
                                : status == "applied";
-        if (auto o = Save(ctx, {{"final_status", status},
-                                {"has_changes", has_changes},
-                                {"run_status", "finished"},
-                                {"step", "state_outputs"}})) {
+        if (auto o = remote::SaveStates(ctx, {{"final_status", status},
+                                              {"has_changes", has_changes},
+                                              {"run_status", "finished"},
+                                              {"step", "state_outputs"}})) {
           return *o;
         }
         if (p.state_outputs) return TaskOutcome::Pending(milliseconds(0));
@@ -498,7 +494,7 @@ class TfeRunTask : public Task {
     // 409: the run is past the point of confirmation (an earlier apply went through).
     if (reply.kind == Reply::Kind::kFail && reply.status == 409) reply.kind = Reply::Kind::kOk;
     return Handle(ctx, p, reply, [&](const json&) {
-      if (auto o = Save(ctx, {{"apply_sent", true}, {"step", "wait_run"}})) return *o;
+      if (auto o = remote::SaveStates(ctx, {{"apply_sent", true}, {"step", "wait_run"}})) return *o;
       ctx.log().info("run {} apply confirmed", st.run_id);
       return TaskOutcome::Pending(p.poll);
     });
