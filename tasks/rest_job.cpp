@@ -14,6 +14,10 @@
 //   create: {method = "POST", url, body?, headers?, job_id: "/pointer"}
 //   poll:   {url, headers?, status: "/pointer", success: [values], failure: [values],
 //            interval_ms = 1000}
+//   cancel: {method = "POST", url, headers?, body?}   optional: when the request is
+//            cancelled (or times out) while the job runs, the engine invokes the task once
+//            more with ctx.cancelled() set, and the task sends this call ("{job_id}" in
+//            the url is replaced) so the remote job stops too
 //   outputs: {name: "/pointer into the final poll response"}
 //   timeout_ms = 30000 per call
 // Outputs: job_id, job_status, and the named outputs.
@@ -92,13 +96,38 @@ TaskOutcome CallFailed(const std::string& what, const Result<HttpResponse>& r) {
 
 class RestJobTask : public Task {
  public:
+  // The request was cancelled while the job runs: ask the remote side to stop it too.
+  static TaskOutcome CancelJob(TaskContext& ctx, const std::string& id_text, long timeout_ms) {
+    auto c = ctx.params().find("cancel");
+    if (c == ctx.params().end() || !c->is_object()) {
+      return TaskOutcome::Failed("cancelled; job " + id_text + " is left running (no cancel call)");
+    }
+    HttpRequest req = MakeRequest(*c, c->value("method", "POST"),
+                                  Replace(c->at("url"), "{job_id}", id_text), timeout_ms);
+    req.headers.emplace_back("X-Request-Id", ctx.request_id());
+    if (auto b = c->find("body"); b != c->end()) {
+      req.body = b->is_string() ? b->get<std::string>() : b->dump();
+      req.headers.emplace_back("Content-Type", "application/json");
+    }
+    auto r = HttpCall(req);
+    if (!r.ok() || r->status < 200 || r->status >= 300) {
+      TaskOutcome failed = CallFailed("cancelling job " + id_text, r);
+      ctx.log().warn("{}", failed.error);
+      return failed;
+    }
+    ctx.log().info("job {} cancelled (HTTP {})", id_text, r->status);
+    return TaskOutcome::Failed("cancelled; job " + id_text + " cancelled");
+  }
+
   Status Validate(const json& params, const std::string& path) const override {
     for (const auto& [key, _] : params.items()) {
-      if (key != "create" && key != "poll" && key != "outputs" && key != "timeout_ms") {
+      if (key != "create" && key != "poll" && key != "outputs" && key != "timeout_ms" &&
+          key != "cancel") {
         return Status::Invalid("unknown param", JsonPathJoin(path, key));
       }
     }
-    for (auto [key, required] : {std::pair{"create", true}, {"poll", true}, {"outputs", false}}) {
+    for (auto [key, required] :
+         {std::pair{"create", true}, {"poll", true}, {"outputs", false}, {"cancel", false}}) {
       Status s = CheckObject(params, key, path, required);
       if (!s.ok()) return s;
     }
@@ -125,6 +154,10 @@ class RestJobTask : public Task {
           (!it->is_number_integer() || it->get<int64_t>() < 0)) {
         return Status::Invalid("must be a non-negative integer", path + "/poll/interval_ms");
       }
+    }
+    if (auto c = params.find("cancel"); c != params.end() && c->is_object()) {
+      Status s = RequireString(*c, "url", path + "/cancel");
+      if (!s.ok()) return s;
     }
     if (auto it = params.find("outputs"); it != params.end() && it->is_object()) {
       for (const auto& [name, _] : it->items()) {
@@ -176,6 +209,7 @@ class RestJobTask : public Task {
     }
     const json job_id = **saved;
     const std::string id_text = job_id.is_string() ? job_id.get<std::string>() : job_id.dump();
+    if (ctx.cancelled()) return CancelJob(ctx, id_text, timeout_ms);
     HttpRequest req =
         MakeRequest(poll, "GET", Replace(poll.at("url"), "{job_id}", id_text), timeout_ms);
     req.headers.emplace_back("X-Request-Id", ctx.request_id());

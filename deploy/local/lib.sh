@@ -42,7 +42,8 @@ WF_APT_PACKAGES=(
   libpqxx-dev libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev
   libvalijson-dev libcli11-dev libgtest-dev libgmock-dev clang libclang-rt-14-dev
-  postgresql redis-server curl jq util-linux openssl
+  postgresql redis-server curl jq util-linux openssl rsyslog
+  libarchive-dev
 )
 
 # Seconds to wait for a process to exit after SIGTERM before sending SIGKILL.

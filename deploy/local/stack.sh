@@ -11,6 +11,7 @@
 #   $WF_HOME/pg          PostgreSQL cluster (log: pg/postgresql.log)
 #   $WF_HOME/redis       Redis data (log: redis/redis.log)
 #   $WF_HOME/logs        service logs (wf-api.log, wf-engine.log, ...)
+#   $WF_HOME/syslog      wf-syslog's store of request logs (docs/logging.md)
 #   $WF_HOME/run         service pid files
 #   $WF_HOME/stack.env   `source` it to get WF_API_URL, WF_DATABASE_URL, WF_REDIS_URL
 #   $WF_HOME/config.yaml optional; passed to the services as --config when present
@@ -19,6 +20,7 @@
 #   WF_HOME [<repo>/.wf]   WF_API_PORT [8470]   WF_PG_PORT [55432]
 #   WF_REDIS_PORT [56379]  WF_TEMPLATES_DIR [<repo>/templates]
 #   WF_BUILD_DIR [<repo>/build]
+#   WF_SYSLOG_TCP_PORT, WF_SYSLOG_UDP_PORT [5514]   WF_SYSLOG_HTTP_PORT [8471]
 #   WF_SKIP_DEPS=1         do not check/install system packages on `up`
 #   WF_SKIP_BUILD=1        do not (re)build on `up`; use the binaries in WF_BUILD_DIR
 #
@@ -38,6 +40,9 @@ WF_PG_PORT="${WF_PG_PORT:-55432}"
 WF_REDIS_PORT="${WF_REDIS_PORT:-56379}"
 WF_TEMPLATES_DIR="${WF_TEMPLATES_DIR:-${REPO}/templates}"
 WF_BUILD_DIR="${WF_BUILD_DIR:-${REPO}/build}"
+WF_SYSLOG_TCP_PORT="${WF_SYSLOG_TCP_PORT:-5514}"
+WF_SYSLOG_UDP_PORT="${WF_SYSLOG_UDP_PORT:-5514}"
+WF_SYSLOG_HTTP_PORT="${WF_SYSLOG_HTTP_PORT:-8471}"
 
 # Make WF_HOME absolute: the pid files and config paths handed to the
 # services must not depend on the current directory.
@@ -58,9 +63,11 @@ API_URL="http://127.0.0.1:${WF_API_PORT}"
 DATABASE_URL="postgresql://postgres@127.0.0.1:${WF_PG_PORT}/wf"
 REDIS_URL="redis://127.0.0.1:${WF_REDIS_PORT}"
 
-# Services: name -> binary (relative to the build dir). wf-syslog is
-# optional: it is managed only when its binary exists.
-SERVICE_NAMES=(wf-api wf-engine wf-syslog)
+# Services: name -> binary (relative to the build dir), in start order
+# (wf-syslog first, so the others can ship their log lines to it from the
+# start; stopped last). wf-syslog is optional: it is managed only when its
+# binary exists.
+SERVICE_NAMES=(wf-syslog wf-api wf-engine)
 declare -A SERVICE_BIN=(
   [wf-api]="services/api/wf-api"
   [wf-engine]="services/engine/wf-engine"
@@ -129,7 +136,12 @@ start_service() {
   fi
   [[ -x "${bin}" ]] || wf_die "${name} binary not found: ${bin}" || return 1
 
-  local -a args=()
+  local -a args=() shipping=()
+  # Log lines go to wf-syslog too when it is part of the stack.
+  if [[ "${name}" != wf-syslog && -x "$(service_bin wf-syslog)" ]]; then
+    shipping=(WF_LOGGING_SYSLOG_URL="tcp://127.0.0.1:${WF_SYSLOG_TCP_PORT}"
+      WF_API_LOGS_URL="http://127.0.0.1:${WF_SYSLOG_HTTP_PORT}")
+  fi
   if [[ -f "${CONFIG_FILE}" ]]; then
     args+=(--config "${CONFIG_FILE}")
   fi
@@ -146,6 +158,12 @@ start_service() {
     WF_TEMPLATES_DIR="${WF_TEMPLATES_DIR}" \
     WF_API_TOKENS_FILE="${TOKENS_FILE}" \
     WF_CALLBACKS_SIGNING_KEY_FILE="${CALLBACK_KEY_FILE}" \
+    WF_SYSLOG_DIR="${WF_HOME}/syslog" \
+    WF_SYSLOG_BIND=127.0.0.1 \
+    WF_SYSLOG_TCP_PORT="${WF_SYSLOG_TCP_PORT}" \
+    WF_SYSLOG_UDP_PORT="${WF_SYSLOG_UDP_PORT}" \
+    WF_SYSLOG_HTTP_PORT="${WF_SYSLOG_HTTP_PORT}" \
+    "${shipping[@]}" \
     "${bin}" "${args[@]}" || return 1
   wf_log "${name} started (pid $(cat "$(service_pidfile "${name}")"), log: ${log})"
 }
@@ -340,6 +358,8 @@ The workflow engine is running at ${API_URL}
 
   Templates: ${WF_TEMPLATES_DIR}
   Logs:      ${LOG_DIR}/ (services), ${PG_DIR}/postgresql.log, ${REDIS_DIR}/redis.log
+  Request logs: http://127.0.0.1:${WF_SYSLOG_HTTP_PORT}/v1/requests/<request_id>/logs
+                (wf-syslog, store in ${WF_HOME}/syslog; syslog on 127.0.0.1:${WF_SYSLOG_TCP_PORT})
   Database:  psql ${DATABASE_URL}
   Status:    ${SCRIPT_DIR}/stack.sh status
   Stop:      ${SCRIPT_DIR}/stack.sh down

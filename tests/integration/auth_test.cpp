@@ -42,6 +42,11 @@ TEST_F(AuthTest, HealthIsOpenMetricsIsNot) {
   auto mr = stack_.GetAs(stack_.token("reader"), "/metrics");
   ASSERT_TRUE(mr);
   EXPECT_EQ(mr->status, 200);
+  // Refused calls are counted like the others.
+  EXPECT_NE(
+      mr->body.find("wf_http_responses_total{method=\"GET\",route=\"/metrics\",code=\"401\"} 1"),
+      std::string::npos)
+      << mr->body;
 }
 
 TEST_F(AuthTest, ReaderMayOnlyRead) {

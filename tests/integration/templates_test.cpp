@@ -79,7 +79,9 @@ TEST_F(Templates, AValidTemplateAnswersItsDagAndIsNotInstalled) {
   auto list = stack_->Get("/v1/templates");
   ASSERT_TRUE(list);
   ASSERT_EQ(list->status, 200);
-  for (const auto& t : json::parse(list->body)["templates"]) {
+  const json templates = json::parse(list->body)["templates"];
+  ASSERT_FALSE(templates.empty());
+  for (const auto& t : templates) {
     EXPECT_NE(t["name"], "validate_only") << list->body;
   }
   ExpectError(stack_->Get("/v1/templates/validate_only"), 404, "not_found");

@@ -425,38 +425,5 @@ TEST(WfctlNoServer, RoutesTheServerDoesNotKnowAreReportedAsNotSupportedYet) {
   EXPECT_EQ(authorization, "");
 }
 
-// logs --follow against a stand-in server whose log grows while the request runs: each
-// entry is printed once, and the command ends with the request.
-TEST(WfctlNoServer, LogsFollowPrintsEachEntryOnceUntilTheRequestEnds) {
-  TestHttpServer server;
-  std::atomic<int> polls{0};
-  const std::string id = "6f1c1b9e-3a52-4c9b-9d2e-5f4a3b2c1d0e";
-  server.server().Get("/v1/requests/" + id, [&](const httplib::Request&, httplib::Response& res) {
-    json r = {{"request_id", id}, {"status", ++polls < 3 ? "running" : "succeeded"}};
-    res.set_content(r.dump(), "application/json");
-  });
-  server.server().Get("/v1/requests/" + id + "/logs", [&](const httplib::Request&,
-                                                          httplib::Response& res) {
-    json logs = json::array();
-    for (int i = 0; i <= polls; ++i) {
-      char time[48], task[16], message[24];
-      std::snprintf(time, sizeof time, "2026-01-01T10:00:%02d.000000Z", i);
-      std::snprintf(task, sizeof task, "t%d", i);
-      std::snprintf(message, sizeof message, "line %d", i);
-      logs.push_back({{"time", time}, {"level", "info"}, {"task_id", task}, {"message", message}});
-    }
-    res.set_content(json{{"logs", logs}}.dump(), "application/json");
-  });
-  server.Start();
-  CliRun run = RunWfctl(server.url(), {"logs", id, "--follow"});
-  EXPECT_EQ(run.code, 0) << run.Describe();
-  EXPECT_EQ(run.out,
-            "2026-01-01 10:00:00.000 INFO  [t0] line 0\n"
-            "2026-01-01 10:00:01.000 INFO  [t1] line 1\n"
-            "2026-01-01 10:00:02.000 INFO  [t2] line 2\n"
-            "2026-01-01 10:00:03.000 INFO  [t3] line 3\n")
-      << run.Describe();
-}
-
 }  // namespace
 }  // namespace wf::test

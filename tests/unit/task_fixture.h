@@ -21,20 +21,30 @@ namespace wf::test {
 class MemoryTaskState : public TaskState {
  public:
   Result<std::optional<json>> Get(const std::string& key) override {
+    if (fail_reads) return Status::Unavailable("task state: reads fail (test)");
     auto it = values_.find(key);
     if (it == values_.end()) return std::optional<json>();
     return std::optional<json>(it->second);
   }
   Status Set(const std::string& key, const json& value) override {
+    if (fail_writes) return Status::Unavailable("task state: writes fail (test)");
     values_[key] = value;
     return Status::Ok();
   }
-  Result<bool> Has(const std::string& key) override { return values_.count(key) > 0; }
+  Result<bool> Has(const std::string& key) override {
+    if (fail_reads) return Status::Unavailable("task state: reads fail (test)");
+    return values_.count(key) > 0;
+  }
   Status Erase(const std::string& key) override {
+    if (fail_writes) return Status::Unavailable("task state: writes fail (test)");
     values_.erase(key);
     return Status::Ok();
   }
   const std::map<std::string, json>& values() const { return values_; }
+
+  // Make every read (Get, Has) or write (Set, Erase) fail, as when Redis is down.
+  bool fail_reads = false;
+  bool fail_writes = false;
 
  private:
   std::map<std::string, json> values_;

@@ -66,6 +66,7 @@ ApiClient::ApiClient(const std::string& base_url, const std::string& token, Time
   if (!client_->is_valid()) throw CliError("--api: cannot use '" + base_url + "'");
   client_->set_connection_timeout(timeouts.connect, 0);
   client_->set_read_timeout(timeouts.read, 0);
+  read_timeout_s_default_ = timeouts.read;
   client_->set_write_timeout(timeouts.write, 0);
   client_->set_keep_alive(true);
   httplib::Headers headers = {{"Accept", "application/json"},
@@ -76,6 +77,38 @@ ApiClient::ApiClient(const std::string& base_url, const std::string& token, Time
 
 Response ApiClient::Get(const std::string& path) {
   return Finish("GET " + path, client_->Get((prefix_ + path).c_str()));
+}
+
+Response ApiClient::GetStream(const std::string& path,
+                              const std::function<bool(std::string_view)>& on_data,
+                              int read_timeout_s) {
+  int status = 0;
+  std::string error_body;
+  client_->set_read_timeout(read_timeout_s, 0);
+  auto result = client_->Get((prefix_ + path).c_str(),
+                             [&](const httplib::Response& head) {
+                               status = head.status;
+                               return true;
+                             },
+                             [&](const char* data, size_t n) {
+                               if (status < 200 || status > 299) {
+                                 if (error_body.size() < (64 << 10)) error_body.append(data, n);
+                                 return true;
+                               }
+                               return on_data(std::string_view(data, n));
+                             });
+  client_->set_read_timeout(read_timeout_s_default_, 0);
+  if (!result && result.error() == httplib::Error::Canceled) {
+    Response r;
+    r.status = status;
+    return r;
+  }
+  Response r = Finish("GET " + path, std::move(result));
+  if (!r.ok()) {
+    r.body = error_body;
+    r.doc = json::parse(r.body, nullptr, false);
+  }
+  return r;
 }
 
 Response ApiClient::Post(const std::string& path, const json& body) {

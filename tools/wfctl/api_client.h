@@ -2,6 +2,9 @@
 // errors turned into exceptions that carry the API's own message.
 #pragma once
 
+#include <functional>
+#include <string_view>
+
 #include <httplib.h>
 
 #include <memory>
@@ -63,6 +66,11 @@ class ApiClient {
   // Throw CliError when the API cannot be reached (no answer); any answer is returned.
   Response Get(const std::string& path);
   Response Post(const std::string& path, const json& body);
+  // A streamed GET: each piece of a 2xx body goes to `on_data` as it arrives (return false
+  // to stop); the Response carries the status, and the body only when it is not 2xx.
+  // Waits up to `read_timeout_s` for each piece.
+  Response GetStream(const std::string& path, const std::function<bool(std::string_view)>& on_data,
+                     int read_timeout_s);
 
   const std::string& base_url() const { return base_url_; }
 
@@ -72,6 +80,7 @@ class ApiClient {
   std::string base_url_;
   std::string prefix_;  // path prefix of base_url, without a trailing slash
   std::unique_ptr<httplib::Client> client_;
+  int read_timeout_s_default_ = 30;
 };
 
 // The parsed body of a 2xx answer; throws ApiError otherwise.

@@ -639,31 +639,6 @@ int Services(ApiClient& api, const Globals& g) {
   return kExitOk;
 }
 
-// Entries of a logs answer: an array (at the top, or under logs/lines/entries), or the
-// lines of a text answer.
-std::vector<json> LogEntries(const Response& r) {
-  std::vector<json> out;
-  const json* list = nullptr;
-  if (r.doc.is_array()) {
-    list = &r.doc;
-  } else if (r.doc.is_object()) {
-    for (const char* key : {"logs", "lines", "entries", "records"}) {
-      if (r.doc.contains(key) && r.doc[key].is_array()) {
-        list = &r.doc[key];
-        break;
-      }
-    }
-  }
-  if (list) {
-    for (const auto& e : *list) out.push_back(e);
-    return out;
-  }
-  if (!r.doc.is_discarded()) return {r.doc};
-  std::istringstream in(r.body);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
 std::string FirstOf(const json& e, std::initializer_list<const char*> keys) {
   for (const char* k : keys) {
     if (e.contains(k) && !e[k].is_null()) return k;
@@ -687,60 +662,93 @@ std::string LogLine(const json& e) {
     for (char& c : l) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     out += l + std::string(l.size() < 5 ? 5 - l.size() : 0, ' ') + " ";
   }
-  if (!task.empty()) out += "[" + Text(e[task]) + "] ";
+  if (!task.empty() && !Text(e[task]).empty()) out += "[" + Text(e[task]) + "] ";
   out += Text(e[msg]);
+  // The log service's own fields that the line does not show.
   static const std::set<std::string> kShown = {
-      "message", "msg",      "text",    "time", "ts",         "timestamp", "at",
-      "level",   "severity", "task_id", "task", "request_id", "trace_id"};
+      "message",  "msg",     "text", "time",       "ts",       "timestamp", "at",  "level",
+      "severity", "task_id", "task", "request_id", "trace_id", "host",      "pid", "msgid"};
   for (auto it = e.begin(); it != e.end(); ++it) {
     if (!kShown.count(it.key()) && !it->is_null()) out += " " + it.key() + "=" + Text(*it);
   }
   return out;
 }
 
+// Prints the complete JSON lines of `*pending` (the log service's format: one object per
+// line), keeping an unfinished last line for the next piece.
+class LogPrinter {
+ public:
+  explicit LogPrinter(bool raw) : raw_(raw) {}
+  void Feed(std::string_view data) {
+    pending_.append(data);
+    size_t start = 0;
+    for (size_t nl = pending_.find('\n'); nl != std::string::npos;
+         nl = pending_.find('\n', start)) {
+      Print(pending_.substr(start, nl - start));
+      start = nl + 1;
+    }
+    pending_.erase(0, start);
+  }
+  void Finish() {
+    if (!pending_.empty()) Print(pending_);
+    pending_.clear();
+  }
+  // The time of the last line printed ("" before the first), and the lines printed with
+  // that time: a stream resumed `since` it skips those.
+  const std::string& last_ts() const { return last_ts_; }
+
+ private:
+  void Print(const std::string& line) {
+    if (line.empty()) return;
+    json e = json::parse(line, nullptr, false);
+    const std::string ts = e.is_object() ? e.value("ts", "") : "";
+    if (!ts.empty()) {
+      if (ts == last_ts_ && at_last_ts_.count(line)) return;  // seen before a resume
+      if (ts != last_ts_) at_last_ts_.clear();
+      last_ts_ = ts;
+      at_last_ts_.insert(line);
+    }
+    std::cout << (raw_ || e.is_discarded() ? line : LogLine(e)) << "\n" << std::flush;
+  }
+
+  bool raw_;
+  std::string pending_;
+  std::string last_ts_;
+  std::set<std::string> at_last_ts_;
+};
+
+// `wfctl logs ID [--follow]`: the request's log as the API serves it from the log service.
 int Logs(ApiClient& api, const Globals& g, const std::string& id, bool follow) {
   const std::string path = RequestPath(id) + "/logs";
-  std::optional<InterruptGuard> guard;
-  if (follow) guard.emplace();
-  size_t printed = 0;  // entries printed, and the last one, to print only new ones
-  json last;
-  while (true) {
-    bool ended = false;
-    if (follow) {
-      json r = Expect(api.Get(RequestPath(id)), "GET " + RequestPath(id));
-      ended = Ended(Str(r, "status"));
-    }
+  LogPrinter printer(g.json);
+  if (!follow) {
     Response r = api.Get(path);
     RequireRoute(r, "logs", "GET /v1/requests/{id}/logs");
-    Expect(r, "GET " + path);
-    if (g.json && !follow) {
-      PrintJson(r.doc);
-      return kExitOk;
-    }
-    const std::vector<json> entries = LogEntries(r);
-    size_t from = 0;
-    if (printed > 0) {
-      if (entries.size() >= printed && entries[printed - 1] == last) {
-        from = printed;
-      } else {  // the answer is a moving window: continue after the last one printed
-        for (size_t i = entries.size(); i > 0; --i) {
-          if (entries[i - 1] == last) {
-            from = i;
-            break;
-          }
-        }
-      }
-    }
-    for (size_t i = from; i < entries.size(); ++i) {
-      std::cout << (g.json ? entries[i].dump() : LogLine(entries[i])) << "\n";
-    }
-    std::cout << std::flush;
-    if (!entries.empty()) {
-      printed = entries.size();
-      last = entries.back();
-    }
-    if (!follow || ended) return kExitOk;
-    if (!Sleep(1000ms)) return kExitInterrupted;
+    if (!r.ok()) throw ApiError("GET " + path, r);
+    printer.Feed(r.body);
+    printer.Finish();
+    return kExitOk;
+  }
+  // Streams until the log service ends the stream: the request's log was sealed (it ended),
+  // or its follow timeout passed — then it resumes from the last line printed.
+  InterruptGuard guard;
+  while (true) {
+    std::string query = path + "?follow=1";
+    if (!printer.last_ts().empty()) query += "&since=" + UrlEncode(printer.last_ts());
+    Response r = api.GetStream(
+        query,
+        [&](std::string_view data) {
+          printer.Feed(data);
+          return !g_interrupted;
+        },
+        /*read_timeout_s=*/3600);
+    if (g_interrupted) return kExitInterrupted;
+    RequireRoute(r, "logs", "GET /v1/requests/{id}/logs");
+    if (!r.ok()) throw ApiError("GET " + query, r);
+    printer.Finish();
+    json request = Expect(api.Get(RequestPath(id)), "GET " + RequestPath(id));
+    if (Ended(Str(request, "status"))) return kExitOk;
+    if (!Sleep(200ms)) return kExitInterrupted;
   }
 }
 

@@ -158,7 +158,9 @@ class ApiServer::Impl {
       return Authorize(req, res) ? httplib::Server::HandlerResponse::Unhandled
                                  : httplib::Server::HandlerResponse::Handled;
     });
-    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    // Counted just before the answer is written (not after, in the logger), so that a
+    // client that reads /metrics right after an answer sees it counted.
+    server_.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - request_start;
       http_metrics_.Observe(req.method, req.path, res.status, took.count());
     });

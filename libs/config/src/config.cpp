@@ -40,6 +40,23 @@ Status SetInt(int* out, const std::string& key, const std::string& text, int min
   }
 }
 
+Status SetInt64(int64_t* out, const std::string& key, const std::string& text, int64_t min,
+                int64_t max) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+    if (v < min || v > max) {
+      return Status::Invalid(key + ": " + text + " is out of range [" + std::to_string(min) + ", " +
+                             std::to_string(max) + "]");
+    }
+    *out = static_cast<int64_t>(v);
+    return Status::Ok();
+  } catch (const std::exception&) {
+    return Status::Invalid(key + ": expected an integer, got '" + text + "'");
+  }
+}
+
 #define WF_STR(name, member, help_text)                        \
   Field {                                                      \
     name, help_text, [](const Config& c) { return c.member; }, \
@@ -52,6 +69,11 @@ Status SetInt(int* out, const std::string& key, const std::string& text, int min
   Field {                                                                                    \
     name, help_text, [](const Config& c) { return std::to_string(c.member); },               \
         [](Config& c, const std::string& v) { return SetInt(&c.member, name, v, min, max); } \
+  }
+#define WF_INT64(name, member, min, max, help_text)                                            \
+  Field {                                                                                      \
+    name, help_text, [](const Config& c) { return std::to_string(c.member); },                 \
+        [](Config& c, const std::string& v) { return SetInt64(&c.member, name, v, min, max); } \
   }
 
 // A list setting: a JSON array of strings, or one string taken as a one-element list
@@ -204,6 +226,33 @@ const std::vector<Field>& Fields() {
                                                        : json(c.logging.redact_patterns).dump();
             },
             SetPatterns},
+      WF_STR("syslog.dir", syslog.dir, "wf-syslog: folder of the log store"),
+      WF_STR("syslog.bind", syslog.bind, "wf-syslog: IPv4 address of the syslog and HTTP ports"),
+      WF_INT("syslog.udp_port", syslog.udp_port, 0, 65535, "wf-syslog: UDP port (0: any free)"),
+      WF_INT("syslog.tcp_port", syslog.tcp_port, 0, 65535, "wf-syslog: TCP port (0: any free)"),
+      WF_INT("syslog.http_port", syslog.http_port, 0, 65535,
+             "wf-syslog: HTTP read API port (0: any free)"),
+      WF_INT("syslog.http_threads", syslog.http_threads, 1, 256, "wf-syslog: HTTP worker threads"),
+      WF_INT("syslog.max_frame_bytes", syslog.max_frame_bytes, 480, 16 << 20,
+             "wf-syslog: largest datagram or TCP frame"),
+      WF_INT("syslog.max_field_bytes", syslog.max_field_bytes, 16, 255,
+             "wf-syslog: longest HOSTNAME, APP-NAME, PROCID, MSGID, SD name"),
+      WF_INT("syslog.max_connections", syslog.max_connections, 1, 60000,
+             "wf-syslog: TCP connections at once"),
+      WF_INT("syslog.idle_timeout_s", syslog.idle_timeout_s, 0, 86400 * 7,
+             "wf-syslog: seconds a TCP connection may stay silent before it is closed (0: never)"),
+      WF_STR("syslog.forward_url", syslog.forward_url,
+             "wf-syslog: upstream syslog, tcp://host:port or udp://host:port (empty: off)"),
+      WF_INT("syslog.forward_queue", syslog.forward_queue, 1, 10000000,
+             "wf-syslog: messages queued for the upstream before new ones are dropped"),
+      WF_INT("syslog.retention_days", syslog.retention_days, 0, 36500,
+             "wf-syslog: days sealed request logs are kept (0: forever)"),
+      WF_INT64("syslog.retention_max_bytes", syslog.retention_max_bytes, 0, INT64_MAX,
+               "wf-syslog: size cap of the request logs, oldest sealed deleted first (0: none)"),
+      WF_INT("syslog.retention_interval_s", syslog.retention_interval_s, 1, 86400 * 7,
+             "wf-syslog: seconds between retention runs"),
+      WF_INT("syslog.follow_timeout_s", syslog.follow_timeout_s, 1, 86400,
+             "wf-syslog: longest follow=1 log stream"),
   };
   return kFields;
 }

@@ -278,6 +278,10 @@ class Engine::Impl {
         case RunAction::Kind::kSkip:
         case RunAction::Kind::kCancel: {
           bool skip = action.kind == RunAction::Kind::kSkip;
+          if (!skip && action.recheck && !draining_) {
+            StopOutsideWork(run, node, action.error);
+            break;
+          }
           StoreWrite w =
               TaskWrite(*run, node, skip ? TaskStatus::kSkipped : TaskStatus::kCancelled);
           w.error = action.error;
@@ -421,6 +425,53 @@ class Engine::Impl {
       Post([this, id, epoch, index, start_write, outcome = std::move(outcome)]() mutable {
         OnResult(id, epoch, index, std::move(outcome), start_write.get());
       });
+    });
+  }
+
+  // A waiting task whose request is cancelled (or out of time) may have a job running
+  // outside (a TFE run, an AWX job): its module is invoked once more with ctx.cancelled()
+  // set so it can stop that job, then the task is recorded cancelled whatever it answers.
+  void StopOutsideWork(RequestRun* run, size_t index, const std::string& reason) {
+    const ClaimedRequest& r = run->request();
+    const std::string& node_id = run->node_id(index);
+    const TaskSpec& spec = run->spec(index);
+    LogScope scope(r.trace_id, r.id, node_id);
+    auto params = run->ResolveParams(index);
+    const Task* task = registry_.Find(spec.type);
+    auto record = [this, id = r.id, epoch = r.epoch, index, reason] {
+      RequestRun* run = FindRun(id, epoch);
+      if (!run) return;
+      StoreWrite w = TaskWrite(*run, index, TaskStatus::kCancelled);
+      w.error = reason;
+      w.mark_finished = true;
+      Commit(run, index, std::move(w));
+    };
+    if (!params.ok() || !task) {
+      record();
+      return;
+    }
+    spdlog::info("task {} ({}): invoking it once more to stop its outside work", node_id,
+                 spec.type);
+    auto stop = std::make_shared<std::atomic<bool>>(true);
+    const int64_t timeout_ms = spec.timeout_ms > 0 ? spec.timeout_ms : 30000;
+    workers_.Submit([this, task, params = std::move(*params), data = run->data(), id = r.id,
+                     trace = r.trace_id, task_id = node_id, attempt = run->attempts(index),
+                     timeout_ms, stop, record] {
+      LogScope scope(trace, id, task_id);
+      RedisTaskState state(redis_, id, task_id);
+      TaskContext ctx(params, *data, id, trace, task_id, attempt, &state,
+                      spdlog::default_logger_raw(),
+                      Clock::now() + std::chrono::milliseconds(timeout_ms), stop.get());
+      try {
+        TaskOutcome o = task->Run(ctx);
+        spdlog::info("task {} stopped: {}", task_id,
+                     o.kind == TaskOutcome::Kind::kFailed ? o.error
+                                                          : "its module answered "
+                                                            "without an error");
+      } catch (const std::exception& e) {
+        spdlog::warn("task {}: stopping it threw: {}", task_id, e.what());
+      }
+      Post(record);
     });
   }
 

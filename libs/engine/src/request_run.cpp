@@ -146,8 +146,14 @@ bool RequestRun::AdvanceWaiting(size_t i, std::vector<RunAction>* actions) {
   if (expired_ || cancelled_) {
     n.cancelling = true;
     n.busy = true;
-    actions->push_back(
-        {RunAction::Kind::kCancel, i, false, {}, {}, cancelled_ ? cancel_reason_ : first_error_});
+    // A node waiting for a recheck has a job running outside: its module gets one more
+    // invocation, with ctx.cancelled() set, to stop it (recheck = true on the action).
+    actions->push_back({RunAction::Kind::kCancel,
+                        i,
+                        !n.retry_next,
+                        {},
+                        {},
+                        cancelled_ ? cancel_reason_ : first_error_});
     return true;
   }
   if (!n.busy && n.recheck_due) {

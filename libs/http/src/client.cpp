@@ -371,6 +371,19 @@ Result<HttpResponse> HttpCall(const HttpRequest& req, HttpErrorKind* error_kind)
   WF_SETOPT(curl, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
   WF_SETOPT(curl, CURLOPT_MAXREDIRS, static_cast<long>(std::max(0, req.max_redirects)));
   WF_SETOPT(curl, CURLOPT_USERAGENT, "wf-http/1");
+  WF_SETOPT(curl, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);
+  WF_SETOPT(curl, CURLOPT_SSL_VERIFYHOST, req.verify_tls ? 2L : 0L);
+  if (!req.ca_file.empty()) WF_SETOPT(curl, CURLOPT_CAINFO, req.ca_file.c_str());
+  if (!req.client_cert_file.empty()) {
+    WF_SETOPT(curl, CURLOPT_SSLCERT, req.client_cert_file.c_str());
+    WF_SETOPT(curl, CURLOPT_SSLCERTTYPE, "PEM");
+  }
+  if (!req.client_key_file.empty()) WF_SETOPT(curl, CURLOPT_SSLKEY, req.client_key_file.c_str());
+  if (req.proxy == "none") {
+    WF_SETOPT(curl, CURLOPT_PROXY, "");
+  } else if (!req.proxy.empty()) {
+    WF_SETOPT(curl, CURLOPT_PROXY, req.proxy.c_str());
+  }
   WF_SETOPT(curl, CURLOPT_HTTPHEADER, headers.get());
   WF_SETOPT(curl, CURLOPT_WRITEFUNCTION, &OnBody);
   WF_SETOPT(curl, CURLOPT_WRITEDATA, &transfer);

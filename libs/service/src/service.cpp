@@ -17,7 +17,8 @@ namespace wf {
 
 const char* Version() { return WF_VERSION; }
 
-ServiceInit InitService(const std::string& name, int argc, char** argv) {
+ServiceInit InitService(const std::string& name, int argc, char** argv,
+                        const std::vector<ServiceOption>& options) {
   ServiceInit out;
   // Stop signals are taken by WaitForStopSignal(); every thread inherits the mask.
   sigset_t set;
@@ -38,6 +39,7 @@ ServiceInit InitService(const std::string& name, int argc, char** argv) {
   bool version = false;
   app.add_option("-c,--config", config_path, "YAML configuration file")->check(CLI::ExistingFile);
   app.add_flag("--version", version, "print the version and exit");
+  for (const auto& o : options) app.add_option(o.flag, *o.value, o.help);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

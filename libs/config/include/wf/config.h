@@ -5,6 +5,7 @@
 // types and out-of-range values are errors that name the key. Plain data; thread-compatible.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -67,6 +68,26 @@ struct Config {
     // Regexes whose matches (or capture groups) are masked in every log line.
     std::vector<std::string> redact_patterns;
   } logging;
+
+  // wf-syslog: the log service (docs/logging.md).
+  struct Syslog {
+    std::string dir = "syslog";  // log store: traces/<trace>/<request>.log, service/<app>.log
+    std::string bind = "127.0.0.1";
+    int udp_port = 5514;  // 0: pick a free port
+    int tcp_port = 5514;
+    int http_port = 8471;
+    int http_threads = 8;
+    int max_frame_bytes = 64 * 1024;  // one datagram or TCP frame
+    int max_field_bytes = 255;        // HOSTNAME, APP-NAME, SD names...
+    int max_connections = 256;        // TCP connections at once
+    int idle_timeout_s = 300;         // silent TCP connections are closed; 0 = never
+    std::string forward_url;          // tcp://host:port or udp://host:port; "" = off
+    int forward_queue = 10000;        // messages waiting to be forwarded
+    int retention_days = 30;          // sealed request logs older than this are deleted; 0 = keep
+    int64_t retention_max_bytes = 0;  // cap on the traces store, oldest sealed first; 0 = none
+    int retention_interval_s = 3600;
+    int follow_timeout_s = 300;  // longest follow=1 stream
+  } syslog;
 };
 
 // One documented setting, for `--help` output and docs.

@@ -49,7 +49,8 @@ struct RunAction {
     kDispatch,     // invoke the node (recheck: a pending task checked again, same attempt)
     kSkip,         // record the node as skipped
     kFail,         // record the node as failed with `error` without running it
-    kCancel,       // record a waiting node as cancelled with `error`
+    kCancel,       // record a waiting node as cancelled with `error` (with `recheck`: its
+                   // module is invoked once more, cancelled, to stop its outside job first)
     kStartGroup,   // a for_each group expanded: record it as running
     kFinishGroup,  // every instance ended: record the group with `status`, `outputs`, `error`
     kFinish,       // every task ended: record the request with `status`, `outputs`, `error`

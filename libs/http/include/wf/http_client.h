@@ -28,6 +28,16 @@ struct HttpRequest {
   size_t max_response_bytes = 10 << 20;  // a longer body fails the call
   bool follow_redirects = false;
   int max_redirects = 5;
+  // TLS: the server's certificate is verified (chain and host name) unless verify_tls is
+  // false. ca_file replaces the system CA bundle; client_cert_file/client_key_file (PEM)
+  // authenticate this side.
+  bool verify_tls = true;
+  std::string ca_file;
+  std::string client_cert_file;
+  std::string client_key_file;
+  // Proxy URL (http://host:port); empty: libcurl's default (the *_proxy environment).
+  // "none": never a proxy.
+  std::string proxy;
 };
 
 struct HttpResponse {

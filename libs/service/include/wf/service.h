@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "wf/config.h"
 #include "wf/db.h"
@@ -20,8 +21,16 @@ struct ServiceInit {
   bool exit_now = false;
 };
 
+// A command-line option of one service only ("--ports-file PATH"), stored into *value.
+struct ServiceOption {
+  std::string flag;  // "--ports-file"
+  std::string help;
+  std::string* value;
+};
+
 // `name` is "wf-api", "wf-engine"...
-ServiceInit InitService(const std::string& name, int argc, char** argv);
+ServiceInit InitService(const std::string& name, int argc, char** argv,
+                        const std::vector<ServiceOption>& options = {});
 
 // Applies migrations, retrying with backoff until they succeed or `timeout_ms` passes.
 Status MigrateWithRetry(Database& db, int timeout_ms);

@@ -9,6 +9,9 @@ namespace wf {
 // Lower-case hex of `bytes`.
 std::string HexEncode(std::string_view bytes);
 
+// Standard base64 (RFC 4648, with padding) of `bytes`.
+std::string Base64Encode(std::string_view bytes);
+
 // SHA-256 of `data`, as 64 lower-case hex digits.
 std::string Sha256Hex(std::string_view data);
 
