@@ -31,6 +31,27 @@ TEST(Claim, AFullBatchIsFollowedByAnotherClaimAtOnce) {
   EXPECT_EQ(stack.Sql("SELECT count(*) FROM requests WHERE claims = 1"), "9");
 }
 
+TEST(Claim, ASubmissionWakesAnIdleEngineWithoutWaitingForThePoll) {
+  Stack stack;
+  stack.AddTemplate("one_noop",
+                    {{"name", "one_noop"}, {"tasks", {{{"id", "a"}, {"type", "noop"}}}}});
+  // Only the notification sent after the insert commits can wake the engine in time.
+  stack.SetEnv("WF_ENGINE_POLL_MS", "600000");
+  stack.StartApi();
+  stack.StartEngine("engine-1");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = stack.Get("/v1/services");
+        return r && r->status == 200 && r->body.find("\"engine\"") != std::string::npos;
+      },
+      30s));
+  for (int i = 0; i < 3; ++i) {
+    std::string id = stack.Submit("one_noop", json::object());
+    json done = stack.WaitDone(id, 60s);
+    EXPECT_EQ(done["status"], "succeeded") << done.dump(2);
+  }
+}
+
 TEST(TaskRows, ALongTaskShowsRunningAQuickOneIsRecordedWithItsResult) {
   // /slow answers once the test lets it go.
   std::mutex mu;
