@@ -3,7 +3,11 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -209,9 +213,20 @@ class ApiServer::Impl {
   }
 
   bool Bind() {
+    // cpp-httplib listens with a backlog of 5: a burst of new connections (32 clients
+    // connecting at once) overflowed it, and each dropped connection attempt came back
+    // only after the kernel's 1 s SYN retry. The listening socket is kept so that its
+    // backlog can be raised once it listens (listen() again updates it).
+    server_.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd_ = sock;
+    });
     if (!server_.bind_to_port(config_.api.host.c_str(), config_.api.port)) {
       spdlog::error("api: cannot listen on {}:{}", config_.api.host, config_.api.port);
       return false;
+    }
+    if (listen_fd_ >= 0 && ::listen(listen_fd_, SOMAXCONN) != 0) {
+      spdlog::warn("api: cannot raise the listen backlog: {}", std::strerror(errno));
     }
     spdlog::info("api listening on http://{}:{}", config_.api.host, config_.api.port);
     return true;
@@ -820,6 +835,7 @@ class ApiServer::Impl {
   TokenFile* tokens_;  // null when auth is disabled
   HttpMetrics http_metrics_;
   httplib::Server server_;
+  int listen_fd_ = -1;  // the server's listening socket (owned by server_)
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const Template>> by_hash_;
 };
