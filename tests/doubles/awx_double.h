@@ -70,7 +70,7 @@ class AwxDouble {
   bool hold_ = false;
   bool held_seen_ = false;
   int next_job_ = 100;
-  DoubleServer http_;  // last: stopped first
+  LocalHttpServer http_;  // last: stopped first
 };
 
 }  // namespace wf::test

@@ -4,12 +4,17 @@
 
 namespace wf::test {
 
-DoubleServer::~DoubleServer() {
+LocalHttpServer::LocalHttpServer() {
+  server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
+  server_.set_tcp_nodelay(true);  // no Nagle delay on small answers
+}
+
+LocalHttpServer::~LocalHttpServer() {
   server_.stop();
   if (thread_.joinable()) thread_.join();
 }
 
-void DoubleServer::Start() {
+void LocalHttpServer::Start() {
   // One request per connection: a kept-alive connection would hold stop() for seconds.
   server_.set_keep_alive_max_count(1);
   port_ = server_.bind_to_any_port("127.0.0.1");

@@ -18,13 +18,15 @@ namespace wf::test {
 
 using json = nlohmann::json;
 
-// An httplib server on a free loopback port, listening from Start() to the destructor.
-class DoubleServer {
+// An httplib server on a free loopback port, listening from Start() to the destructor:
+// for test doubles of outside APIs and for the stand-in servers tasks call in tests.
+// Register handlers on server() before Start().
+class LocalHttpServer {
  public:
-  DoubleServer() = default;
-  ~DoubleServer();
-  DoubleServer(const DoubleServer&) = delete;
-  DoubleServer& operator=(const DoubleServer&) = delete;
+  LocalHttpServer();
+  ~LocalHttpServer();
+  LocalHttpServer(const LocalHttpServer&) = delete;
+  LocalHttpServer& operator=(const LocalHttpServer&) = delete;
 
   httplib::Server& server() { return server_; }
   void Start();

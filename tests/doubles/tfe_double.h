@@ -101,7 +101,7 @@ class TfeDouble {
   std::string hold_;
   bool held_seen_ = false;
   int next_id_ = 0;
-  DoubleServer http_;  // last: stopped first
+  LocalHttpServer http_;  // last: stopped first
 };
 
 }  // namespace wf::test

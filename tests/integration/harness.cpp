@@ -411,22 +411,4 @@ json TaskById(const json& request, const std::string& id) {
   return json::object();
 }
 
-// ---------------------------------------------------------------------- TestHttpServer
-
-TestHttpServer::TestHttpServer() {
-  server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
-  server_.set_tcp_nodelay(true);  // no Nagle delay on small answers
-}
-
-void TestHttpServer::Start() {
-  port_ = server_.bind_to_any_port("127.0.0.1");
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
-  WaitFor([&] { return server_.is_running(); }, std::chrono::seconds(5));
-}
-
-TestHttpServer::~TestHttpServer() {
-  server_.stop();
-  if (thread_.joinable()) thread_.join();
-}
-
 }  // namespace wf::test

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "double_server.h"
+
 namespace wf::test {
 
 using json = nlohmann::json;
@@ -151,18 +153,6 @@ void ExpectError(const httplib::Result& r, int status, const std::string& code,
 json TaskById(const json& request, const std::string& id);
 
 // A local HTTP server for `http` tasks to call, on a free loopback port.
-class TestHttpServer {
- public:
-  TestHttpServer();
-  ~TestHttpServer();
-  httplib::Server& server() { return server_; }
-  void Start();
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
+using TestHttpServer = LocalHttpServer;
 
 }  // namespace wf::test

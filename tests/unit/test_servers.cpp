@@ -11,24 +11,6 @@
 
 namespace wf::test {
 
-LocalHttpServer::~LocalHttpServer() {
-  server_.stop();
-  if (thread_.joinable()) thread_.join();
-}
-
-void LocalHttpServer::Start() {
-  port_ = server_.bind_to_any_port("127.0.0.1");
-  if (port_ <= 0) throw std::runtime_error("cannot bind a loopback port");
-  server_.set_tcp_nodelay(true);
-  // One request per connection: stop() then need not wait out idle keep-alive connections.
-  server_.set_keep_alive_max_count(1);
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
-  // The socket already accepts connections; this only makes stop() meet a running loop.
-  for (int i = 0; i < 500 && !server_.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 SmtpReceiver::SmtpReceiver() {
   listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

@@ -3,6 +3,8 @@
 // listen on a free loopback port and stop in their destructors.
 #pragma once
 
+#include "double_server.h"  // LocalHttpServer
+
 #include <httplib.h>
 
 #include <condition_variable>
@@ -12,21 +14,6 @@
 #include <vector>
 
 namespace wf::test {
-
-// cpp-httplib on 127.0.0.1:<free port>; register handlers on server() before Start().
-class LocalHttpServer {
- public:
-  LocalHttpServer() = default;
-  ~LocalHttpServer();
-  httplib::Server& server() { return server_; }
-  void Start();
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 // Speaks enough of RFC 5321 (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and of
 // RFC 4954 AUTH PLAIN to accept messages and keep them. One connection at a time.

@@ -24,22 +24,6 @@ struct Field {
   std::function<Status(Config&, const std::string&)> set;
 };
 
-Status SetInt(int* out, const std::string& key, const std::string& text, int min, int max) {
-  try {
-    size_t used = 0;
-    long v = std::stol(text, &used);
-    if (used != text.size()) throw std::invalid_argument(text);
-    if (v < min || v > max) {
-      return Status::Invalid(key + ": " + text + " is out of range [" + std::to_string(min) + ", " +
-                             std::to_string(max) + "]");
-    }
-    *out = static_cast<int>(v);
-    return Status::Ok();
-  } catch (const std::exception&) {
-    return Status::Invalid(key + ": expected an integer, got '" + text + "'");
-  }
-}
-
 Status SetInt64(int64_t* out, const std::string& key, const std::string& text, int64_t min,
                 int64_t max) {
   try {
@@ -55,6 +39,13 @@ Status SetInt64(int64_t* out, const std::string& key, const std::string& text, i
   } catch (const std::exception&) {
     return Status::Invalid(key + ": expected an integer, got '" + text + "'");
   }
+}
+
+Status SetInt(int* out, const std::string& key, const std::string& text, int min, int max) {
+  int64_t v = 0;
+  Status s = SetInt64(&v, key, text, min, max);
+  if (s.ok()) *out = static_cast<int>(v);
+  return s;
 }
 
 #define WF_STR(name, member, help_text)                        \

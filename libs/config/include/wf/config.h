@@ -19,7 +19,7 @@ struct Config {
   int database_pool = 8;
   std::string redis_url = "redis://127.0.0.1:56379";
   std::string templates_dir = "templates";
-  std::string plugins_dir;  // task-module plugins (*.so) loaded at start; empty: none
+  std::string plugins_dir;   // task-module plugins (*.so) loaded at start; empty: none
   std::string secrets_file;  // name: value pairs for ${secrets.<name>} (wf-engine); empty: none
   std::string log_level = "info";
 
