@@ -109,7 +109,9 @@ table_sizes() {
     'task_runs_bytes', pg_total_relation_size('task_runs'),
     'task_runs_index_bytes', pg_indexes_size('task_runs'),
     'requests_dead_tuples', (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'requests'),
-    'task_runs_dead_tuples', (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'task_runs'))"
+    'task_runs_dead_tuples', (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'task_runs'),
+    'requests_autovacuums', (SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'requests'),
+    'task_runs_autovacuums', (SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'task_runs'))"
 }
 
 wf_start_bg "${tmp}/run/wf-api.pid" "${tmp}/logs/wf-api.log" "${build}/services/api/wf-api" || exit 1
@@ -123,6 +125,11 @@ if [[ "${scenario}" == backlog ]]; then
   "${bench[@]}" backlog --phase drain "$@"
   rc=$?
   table_sizes after
+  # WF_BENCH_SETTLE_S=N: N seconds later, again (has autovacuum caught up with the drain?).
+  if [[ "${WF_BENCH_SETTLE_S:-0}" -gt 0 ]]; then
+    sleep "${WF_BENCH_SETTLE_S}"
+    table_sizes "after ${WF_BENCH_SETTLE_S} s"
+  fi
 elif [[ "${scenario}" == submit ]]; then
   "${bench[@]}" submit "$@"
   rc=$?
