@@ -171,6 +171,8 @@ class Engine::Impl {
     bool done = false;  // written, or folded into the result's write
   };
   static constexpr std::chrono::milliseconds kStartWriteDelay{20};
+  // A pending task rechecked sooner than this is not written again at each recheck.
+  static constexpr std::chrono::milliseconds kUnrecordedRecheck{10000};
 
   void Post(std::function<void()> fn) {
     {
@@ -350,21 +352,26 @@ class Engine::Impl {
            RequestRun* run = FindRun(id, epoch);
            if (!run) return;
            if (!accepted) return LoseRun(id, epoch);
-           TaskStatus status = TaskStatus::kFailed;
-           ParseTaskStatus(c.status, &status);
-           run->Apply(task, status, c.outputs, c.error);
-           if (status == TaskStatus::kWaiting && retry) run->MarkRetry(task);
-           if (status == TaskStatus::kWaiting) {
-             PostAfter(std::chrono::milliseconds(std::max<int64_t>(c.next_run_in_ms, 0)),
-                       [this, id, epoch, task] {
-                         RequestRun* run = FindRun(id, epoch);
-                         if (!run) return;
-                         run->MarkRecheckDue(task);
-                         Advance(run);
-                       });
-           }
-           Advance(run);
+           Applied(run, task, c, retry);
          }});
+  }
+
+  // A task transition is durable (or needs no write): the DAG moves on.
+  void Applied(RequestRun* run, size_t task, const StoreWrite& c, bool retry) {
+    TaskStatus status = TaskStatus::kFailed;
+    ParseTaskStatus(c.status, &status);
+    run->Apply(task, status, c.outputs, c.error);
+    if (status == TaskStatus::kWaiting && retry) run->MarkRetry(task);
+    if (status == TaskStatus::kWaiting) {
+      PostAfter(std::chrono::milliseconds(std::max<int64_t>(c.next_run_in_ms, 0)),
+                [this, id = run->request().id, epoch = run->request().epoch, task] {
+                  RequestRun* run = FindRun(id, epoch);
+                  if (!run) return;
+                  run->MarkRecheckDue(task);
+                  Advance(run);
+                });
+    }
+    Advance(run);
   }
 
   void Dispatch(RequestRun* run, size_t index, bool recheck) {
@@ -522,6 +529,14 @@ class Engine::Impl {
         w = TaskWrite(*run, index, TaskStatus::kWaiting);
         w.next_run_in_ms = outcome.recheck_after.count();
         spdlog::debug("task {} pending, recheck in {} ms", node_id, w.next_run_in_ms);
+        // A recheck that is still pending changes nothing durable: the row says `waiting`
+        // already, and after a take-over a waiting task is checked again at once whatever
+        // its next_run_at. Short polls skip the write (10,000 polling tasks would otherwise
+        // cost 10,000 commits a second); longer ones record their next check time.
+        if (!start && outcome.recheck_after < kUnrecordedRecheck) {  // !start: a recheck
+          Applied(run, index, w, /*retry=*/false);
+          return;
+        }
         break;
     }
     w.mark_started = fold_start;
