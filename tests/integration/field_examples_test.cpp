@@ -42,45 +42,58 @@ class Monitoring {
   std::string auth_;
 };
 
-TEST(FieldExamples, VmUnmanagedBuildsRegistersAndTellsTheRequester) {
-  AwxDouble awx;
-  awx.AddTemplate(31, "vm-unmanaged-build");
-  awx.SetArtifacts({{"ip", "10.20.30.40"}, {"vm_id", "vm-1234"}});
-  Monitoring monitoring;
-  SmtpReceiver smtp;
-  Stack stack;
-  stack.SetEnv("WF_SECRET_AWX_ADDRESS", awx.url());
-  stack.SetEnv("WF_SECRET_AWX_TOKEN", awx.token());
-  stack.SetEnv("WF_SECRET_MONITORING_URL", monitoring.url());
-  stack.SetEnv("WF_SECRET_MONITORING_TOKEN", "mon-token-5678");
-  stack.SetEnv("WF_SECRET_SMTP_URL", smtp.url());
-  stack.StartApi();
-  stack.StartEngine("engine-1");
-  const std::string id = stack.Submit("vm_unmanaged", {{"hostname", "dev-box-7"},
-                                                       {"network", "vlan-120"},
-                                                       {"cpu", 4},
-                                                       {"memory_gb", 16},
-                                                       {"disk_gb", 100},
-                                                       {"requester", "ana@example.net"}});
-  json r = stack.WaitDone(id, 60s);
-  ASSERT_EQ(r["status"], "succeeded") << r.dump(2) << stack.Logs();
+// vm_unmanaged's outside systems, and a stack whose secrets point at them.
+class VmUnmanaged : public ::testing::Test {
+ protected:
+  void SetUp() override { awx_.AddTemplate(31, "vm-unmanaged-build"); }
+  // Starts the services once the AWX double is set up as the test wants it.
+  void Start() {
+    stack_.SetEnv("WF_SECRET_AWX_ADDRESS", awx_.url());
+    stack_.SetEnv("WF_SECRET_AWX_TOKEN", awx_.token());
+    stack_.SetEnv("WF_SECRET_MONITORING_URL", monitoring_.url());
+    stack_.SetEnv("WF_SECRET_MONITORING_TOKEN", "mon-token-5678");
+    stack_.SetEnv("WF_SECRET_SMTP_URL", smtp_.url());
+    stack_.StartApi();
+    stack_.StartEngine("engine-1");
+  }
+  json Run(const std::string& hostname) {
+    return stack_.WaitDone(stack_.Submit("vm_unmanaged", {{"hostname", hostname},
+                                                          {"network", "vlan-120"},
+                                                          {"cpu", 4},
+                                                          {"memory_gb", 16},
+                                                          {"disk_gb", 100},
+                                                          {"requester", "ana@example.net"}}),
+                           60s);
+  }
+
+  AwxDouble awx_;
+  Monitoring monitoring_;
+  SmtpReceiver smtp_;
+  Stack stack_;
+};
+
+TEST_F(VmUnmanaged, BuildsRegistersAndTellsTheRequester) {
+  awx_.SetArtifacts({{"ip", "10.20.30.40"}, {"vm_id", "vm-1234"}});
+  Start();
+  json r = Run("dev-box-7");
+  ASSERT_EQ(r["status"], "succeeded") << r.dump(2) << stack_.Logs();
   EXPECT_EQ(r["outputs"],
             json({{"ip", "10.20.30.40"}, {"vm_id", "vm-1234"}, {"monitoring_id", "mon-77"}}));
   EXPECT_EQ(TaskById(r, "tell_failed")["status"], "skipped");
 
-  EXPECT_EQ(awx.Launches(), 1);
-  json launch = awx.LastLaunchBody();
+  EXPECT_EQ(awx_.Launches(), 1);
+  json launch = awx_.LastLaunchBody();
   EXPECT_EQ(launch["extra_vars"], json({{"hostname", "dev-box-7"},
                                         {"network", "vlan-120"},
                                         {"cpu", 4},
                                         {"memory_gb", 16},
                                         {"disk_gb", 100}}));
   EXPECT_EQ(launch["limit"], "dev-box-7");
-  EXPECT_EQ(monitoring.auth(), "Bearer mon-token-5678");
-  EXPECT_EQ(monitoring.body()["address"], "10.20.30.40");
+  EXPECT_EQ(monitoring_.auth(), "Bearer mon-token-5678");
+  EXPECT_EQ(monitoring_.body()["address"], "10.20.30.40");
 
-  ASSERT_TRUE(smtp.WaitForMessages(2));
-  auto mails = smtp.messages();
+  ASSERT_TRUE(smtp_.WaitForMessages(2));
+  auto mails = smtp_.messages();
   ASSERT_EQ(mails.size(), 2u);
   EXPECT_EQ(mails[0].rcpt, std::vector<std::string>{"<ana@example.net>"});
   EXPECT_NE(mails[0].data.find("Subject: VM dev-box-7: request received"), std::string::npos)
@@ -89,33 +102,16 @@ TEST(FieldExamples, VmUnmanagedBuildsRegistersAndTellsTheRequester) {
   EXPECT_NE(mails[1].data.find("10.20.30.40"), std::string::npos);
 }
 
-TEST(FieldExamples, VmUnmanagedTellsTheRequesterWhenTheBuildFails) {
-  AwxDouble awx;
-  awx.AddTemplate(31, "vm-unmanaged-build");
-  awx.SetOutcome("failed");
-  Monitoring monitoring;
-  SmtpReceiver smtp;
-  Stack stack;
-  stack.SetEnv("WF_SECRET_AWX_ADDRESS", awx.url());
-  stack.SetEnv("WF_SECRET_AWX_TOKEN", awx.token());
-  stack.SetEnv("WF_SECRET_MONITORING_URL", monitoring.url());
-  stack.SetEnv("WF_SECRET_MONITORING_TOKEN", "mon-token-5678");
-  stack.SetEnv("WF_SECRET_SMTP_URL", smtp.url());
-  stack.StartApi();
-  stack.StartEngine("engine-1");
-  json r = stack.WaitDone(stack.Submit("vm_unmanaged", {{"hostname", "dev-box-8"},
-                                                        {"network", "vlan-120"},
-                                                        {"cpu", 2},
-                                                        {"memory_gb", 4},
-                                                        {"disk_gb", 40},
-                                                        {"requester", "ana@example.net"}}),
-                          60s);
+TEST_F(VmUnmanaged, TellsTheRequesterWhenTheBuildFails) {
+  awx_.SetOutcome("failed");
+  Start();
+  json r = Run("dev-box-8");
   ASSERT_EQ(r["status"], "failed") << r.dump(2);
   EXPECT_EQ(TaskById(r, "register")["status"], "skipped");
   EXPECT_EQ(TaskById(r, "tell_failed")["status"], "succeeded");
-  ASSERT_TRUE(smtp.WaitForMessages(2));
-  EXPECT_NE(smtp.messages()[1].data.find("could not be built"), std::string::npos);
-  EXPECT_TRUE(monitoring.body().is_null());
+  ASSERT_TRUE(smtp_.WaitForMessages(2));
+  EXPECT_NE(smtp_.messages()[1].data.find("could not be built"), std::string::npos);
+  EXPECT_TRUE(monitoring_.body().is_null());
 }
 
 TEST(FieldExamples, HybridVpcCarriesTheAwsStateToAzureAndBack) {
